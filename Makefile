@@ -1,0 +1,53 @@
+# kpitool: `make report` runs the main job on the bundled sample data, `make test` the tests.
+# Both set up what they need first (a .venv and, on Debian, the CJK fonts and poppler).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+MONTH  ?= 2015-03
+APT_PACKAGES := fonts-noto-cjk poppler-utils
+
+.DEFAULT_GOAL := help
+.PHONY: help setup system-packages test lint bench report check sample-data clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed system-packages  ## Create .venv, install kpitool with dev tools and system packages
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+system-packages:  ## Install the Debian packages kpitool needs (CJK fonts, poppler) when missing
+	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+test: setup  ## Run the test suite
+	$(BIN)/python -m pytest -q
+
+lint: setup  ## ruff and mypy
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+check: setup  ## kpitool data check on the bundled sample data
+	$(BIN)/kpitool data check --data sample_data
+
+report: setup  ## The main job: every branch's report for MONTH (default 2015-03) from the sample data
+	$(BIN)/kpitool report --month $(MONTH)
+
+sample-data: setup  ## Regenerate sample_data/ (seed 7, 8 branches, 2015)
+	$(BIN)/kpitool sample-data --out sample_data --seed 7 --branches 8 --year 2015
+
+bench: setup  ## Benchmarks at provincial scale; writes benchmarks/results.md
+	$(BIN)/python benchmarks/run.py
+
+clean:  ## Remove the venv, caches and out/
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,25 @@
+"""kpitool: monthly customer-service KPI reports from a life insurer's core-system extracts."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from kpitool.catalogue import DataSource, open_data
+from kpitool.errors import ConfigError, DataError, KpiError, OutputError, RuleError, UsageError
+from kpitool.periods import Month, parse_month
+from kpitool.schema import DATASETS
+
+__all__ = [
+    "DATASETS",
+    "ConfigError",
+    "DataError",
+    "DataSource",
+    "KpiError",
+    "Month",
+    "OutputError",
+    "RuleError",
+    "UsageError",
+    "__version__",
+    "open_data",
+    "parse_month",
+]

@@ -1,0 +1,61 @@
+"""Atomic output: every file kpitool writes appears whole or not at all."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from kpitool.errors import OutputError
+
+__all__ = ["atomic_path", "atomic_write", "safe_filename"]
+
+_UNSAFE = re.compile(r"[^0-9A-Za-z._\-\u4e00-\u9fff]+")
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path | str) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; on success rename it over `target`.
+
+    The temporary file lives in the same folder, so the rename is atomic: a reader (or a run
+    killed at any moment) sees the old complete file or the new complete one, never a part.
+    """
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write: {exc.strerror or exc}") from exc
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(target: Path | str, content: str | bytes, *, encoding: str = "utf-8") -> Path:
+    """Write `content` to `target` atomically and return the target path."""
+    target = Path(target)
+    with atomic_path(target) as tmp:
+        handle: IO[bytes]
+        with open(tmp, "wb") as handle:
+            handle.write(content.encode(encoding) if isinstance(content, str) else content)
+    return target
+
+
+def safe_filename(identifier: str) -> str:
+    """A file name made from an id that cannot leave its folder (`../../x` -> `x`, `a/b` -> `a_b`)."""
+    name = _UNSAFE.sub("_", identifier).strip("._")
+    if not name:
+        raise OutputError(f"id {identifier!r} cannot be made into a safe file name")
+    return name
