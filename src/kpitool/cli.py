@@ -1,6 +1,7 @@
-"""The command line: a thin shell that parses options, calls one library function, prints its result.
+"""The command line: a thin shell. Each command parses options, calls one library function
+and prints its result.
 
-Errors are turned into `Error: …` on stderr and an exit code in one place, `main()`.
+Errors become `Error: …` on stderr and an exit code in one place, `_KpiGroup.invoke`.
 """
 
 from __future__ import annotations

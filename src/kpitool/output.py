@@ -54,7 +54,7 @@ def atomic_write(target: Path | str, content: str | bytes, *, encoding: str = "u
 
 
 def safe_filename(identifier: str) -> str:
-    """A file name made from an id that cannot leave its folder (`../../x` -> `x`, `a/b` -> `a_b`)."""
+    """A file name from an id that cannot leave its folder (`../../x` -> `x`, `a/b` -> `a_b`)."""
     name = _UNSAFE.sub("_", identifier).strip("._")
     if not name:
         raise OutputError(f"id {identifier!r} cannot be made into a safe file name")
