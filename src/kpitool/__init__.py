@@ -5,8 +5,10 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from kpitool.catalogue import DataSource, open_data
+from kpitool.engine import evaluate, exceptions
 from kpitool.errors import ConfigError, DataError, KpiError, OutputError, RuleError, UsageError
 from kpitool.periods import Month, parse_month
+from kpitool.rules import Rule, RuleSet, load_rules
 from kpitool.schema import DATASETS
 
 __all__ = [
@@ -20,6 +22,11 @@ __all__ = [
     "RuleError",
     "UsageError",
     "__version__",
+    "evaluate",
+    "exceptions",
+    "load_rules",
+    "Rule",
+    "RuleSet",
     "open_data",
     "parse_month",
 ]

@@ -1,0 +1,127 @@
+"""Evaluation results: the frame shape of kpis.md and its JSON, CSV, Parquet and table forms."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from kpitool.output import atomic_path, atomic_write
+
+__all__ = [
+    "RESULT_SCHEMA",
+    "STATUS_ORDER",
+    "OutputFormat",
+    "empty_results",
+    "neutralise_formulas",
+    "results_to_records",
+    "write_frame",
+]
+
+OutputFormat = Literal["table", "csv", "json", "parquet"]
+STATUS_ORDER = {"pass": 0, "n/a": 1, "warn": 2, "fail": 3}
+
+RESULT_SCHEMA: dict[str, pl.DataType] = {
+    "rule_id": pl.String(),
+    "period": pl.String(),
+    "scope": pl.String(),
+    "scope_id": pl.String(),
+    "value": pl.Float64(),
+    "numerator": pl.Float64(),
+    "denominator": pl.Float64(),
+    "target": pl.Float64(),
+    "status": pl.String(),
+    "reason": pl.String(),
+    "target_source": pl.String(),
+    "milestone": pl.Float64(),
+    "milestone_date": pl.String(),
+    "pace_needed": pl.Float64(),
+}
+_JSON_FIELDS = (
+    "rule_id",
+    "period",
+    "scope",
+    "scope_id",
+    "value",
+    "numerator",
+    "denominator",
+    "target",
+    "status",
+)
+
+
+def empty_results() -> pl.DataFrame:
+    """A results frame with no rows."""
+    return pl.DataFrame(schema=RESULT_SCHEMA)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    return value
+
+
+def results_to_records(results: pl.DataFrame, *, full: bool = False) -> list[dict[str, Any]]:
+    """The JSON elements of kpis.md ("Machine-readable results"); `full` adds the extras."""
+    fields = list(RESULT_SCHEMA) if full else list(_JSON_FIELDS)
+    return [{k: _clean(row[k]) for k in fields} for row in results.iter_rows(named=True)]
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
+    """Prefix text cells that a spreadsheet would run as a formula with a quote."""
+    text_columns = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(
+        pl.when(
+            pl.col(c).str.starts_with(_FORMULA_START[0]) | pl.col(c).str.contains(r"^[=+\-@\t\r]")
+        )
+        .then(pl.lit("'") + pl.col(c))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in text_columns
+    )
+
+
+def write_frame(
+    frame: pl.DataFrame,
+    fmt: Literal["csv", "json", "parquet"],
+    output: Path | None,
+    *,
+    records: Sequence[dict[str, Any]] | None = None,
+) -> str | None:
+    """Write a frame as CSV, JSON or Parquet to `output` atomically, or return the text.
+
+    JSON uses `records` when given (the results shape); Parquet needs an output file.
+    """
+    if fmt == "parquet":
+        if output is None:
+            raise ValueError("parquet needs an output file")
+        with atomic_path(output) as tmp:
+            frame.write_parquet(tmp)
+        return None
+    if fmt == "csv":
+        buffer = io.StringIO()
+        neutralise_formulas(frame).write_csv(buffer)
+        text = buffer.getvalue()
+    else:
+        rows = records if records is not None else frame.to_dicts()
+        text = (
+            json.dumps(
+                [{k: _clean(v) for k, v in r.items()} for r in rows],
+                ensure_ascii=False,
+                indent=2,
+                default=str,
+            )
+            + "\n"
+        )
+    if output is None:
+        return text
+    atomic_write(output, text)
+    return None

@@ -1,0 +1,180 @@
+"""Scoring: turn measured numerators and denominators into values, targets and statuses.
+
+Engine-neutral: it takes the small per-scope frames any engine measured and applies the rules
+of kpis.md (empty population → n/a, no target → n/a, min_population, deadlines, milestones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from kpitool.periods import Month
+from kpitool.results import RESULT_SCHEMA
+from kpitool.rules import Rule
+from kpitool.targets import TargetTables, judge, resolve_target
+
+__all__ = ["measure_value", "score"]
+
+_SCOPE_ORDER = {
+    "company": 0,
+    "branch": 1,
+    "counter": 2,
+    "channel": 3,
+    "agent": 4,
+    "investigator": 5,
+}
+
+
+def measure_value(rule: Rule, numerator: float | None, denominator: float | None) -> float | None:
+    """A rule's value from its numerator and denominator; None for an empty population."""
+    if denominator is None or denominator == 0 or numerator is None:
+        return None
+    kind = rule.measure.kind
+    if kind in ("mean", "share", "coverage", "ratio"):
+        return numerator / denominator
+    if kind == "rate":
+        return numerator / denominator * rule.measure.per
+    return numerator
+
+
+def _prior_month(rule: Rule, month: Month) -> Month | None:
+    if rule.target is None or rule.target.prior is None:
+        return None
+    if rule.target.prior.period == "same_month_last_year":
+        return month.same_month_last_year()
+    return month.previous()
+
+
+def _months_between(start: Month, end: Month) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+def _score_row(
+    rule: Rule,
+    month: Month,
+    scope: str,
+    scope_id: str,
+    numerator: float | None,
+    denominator: float | None,
+    prior: dict[tuple[str, str], float | None],
+    tables: TargetTables,
+) -> dict[str, Any]:
+    value = measure_value(rule, numerator, denominator)
+    branch_id = scope_id if scope == "branch" else None
+    reason: str | None = None
+    if rule.deadline is not None:
+        deadline = tables.deadline(rule.deadline.rule, branch_id)
+        if deadline is None:
+            value, reason = None, "no deadline"
+        elif month < Month(deadline.year, deadline.month):
+            value, reason = None, "before the deadline's month"
+    prior_value = None
+    if rule.target is not None and rule.target.prior is not None:
+        wanted = ("company", "ALL") if rule.target.prior.scope == "company" else (scope, scope_id)
+        prior_value = prior.get(wanted)
+    resolved = resolve_target(rule, month, branch_id, tables, prior_value)
+    status = "n/a"
+    if reason is None and value is None:
+        reason = "no population"
+    elif reason is None and rule.min_population and (denominator or 0) < rule.min_population:
+        reason = "insufficient population"
+    elif reason is None and resolved.value is None:
+        reason = resolved.reason or "no target"
+    elif reason is None and value is not None and resolved.value is not None and rule.target:
+        status = judge(value, resolved.value, rule.target.op, rule.target.warn)
+    pace = None
+    if resolved.milestone is not None and resolved.milestone_date is not None and value is not None:
+        remaining = _months_between(
+            month, Month(resolved.milestone_date.year, resolved.milestone_date.month)
+        )
+        if remaining > 0:
+            pace = max(resolved.milestone - value, 0.0) / remaining
+    return {
+        "rule_id": rule.id,
+        "period": str(month),
+        "scope": scope,
+        "scope_id": scope_id,
+        "value": value,
+        "numerator": numerator,
+        "denominator": denominator,
+        "target": resolved.value,
+        "status": status,
+        "reason": reason,
+        "target_source": resolved.source,
+        "milestone": resolved.milestone,
+        "milestone_date": str(resolved.milestone_date) if resolved.milestone_date else None,
+        "pace_needed": pace,
+    }
+
+
+def score(
+    rules: Sequence[Rule],
+    months: Sequence[Month],
+    measured: dict[tuple[str, Month], pl.DataFrame],
+    missing: dict[tuple[str, Month], str],
+    tables: TargetTables,
+    all_branches: Sequence[str],
+    branches: Sequence[str] | None,
+) -> pl.DataFrame:
+    """The results frame (RESULT_SCHEMA) for every rule and month."""
+    rows: list[dict[str, Any]] = []
+    for month in months:
+        for rule in rules:
+            key = (rule.id, month)
+            wanted_branches = list(branches) if branches else list(all_branches)
+            if key in missing:
+                scopes = [("company", "ALL")] if "company" in rule.scopes else []
+                if "branch" in rule.scopes:
+                    scopes += [("branch", b) for b in wanted_branches]
+                for scope, scope_id in scopes:
+                    row = _score_row(rule, month, scope, scope_id, None, None, {}, tables)
+                    rows.append({**row, "status": "n/a", "reason": missing[key]})
+                continue
+            frame = measured[key]
+            prior_month = _prior_month(rule, month)
+            prior: dict[tuple[str, str], float | None] = {}
+            if prior_month is not None and (rule.id, prior_month) in measured:
+                for p in measured[(rule.id, prior_month)].iter_rows(named=True):
+                    prior[(p["scope"], p["scope_id"])] = measure_value(
+                        rule, p["numerator"], p["denominator"]
+                    )
+            seen: set[tuple[str, str]] = set()
+            for r in frame.iter_rows(named=True):
+                if r["scope"] == "branch" and branches and r["scope_id"] not in branches:
+                    continue
+                seen.add((r["scope"], r["scope_id"]))
+                rows.append(
+                    _score_row(
+                        rule,
+                        month,
+                        r["scope"],
+                        r["scope_id"],
+                        r["numerator"],
+                        r["denominator"],
+                        prior,
+                        tables,
+                    )
+                )
+            if "branch" in rule.scopes:
+                for branch in wanted_branches:
+                    if ("branch", branch) not in seen:
+                        rows.append(
+                            _score_row(rule, month, "branch", branch, None, None, prior, tables)
+                        )
+    order = {rule.id: i for i, rule in enumerate(rules)}
+    rows.sort(
+        key=lambda r: (
+            r["period"],
+            order[r["rule_id"]],
+            _SCOPE_ORDER.get(r["scope"], 9),
+            r["scope_id"],
+        )
+    )
+    return (
+        pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row")
+        if rows
+        else pl.DataFrame(schema=RESULT_SCHEMA)
+    )
