@@ -6,15 +6,23 @@ Errors become `Error: …` on stderr and an exit code in one place, `_KpiGroup.i
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 from rich.console import Console
+from rich.table import Table
 from typer.core import TyperGroup
 
 from kpitool import __version__
-from kpitool.errors import KpiError
+from kpitool.display import frame_table, mask_frame, results_table, rules_table
+from kpitool.engine import BUNDLED_DATA, evaluate, exceptions
+from kpitool.errors import KpiError, UsageError
+from kpitool.results import breaches, filter_status, results_to_records, write_frame
+from kpitool.rules import BUNDLED_RULES, load_rules, rule_yaml
 
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
@@ -50,12 +58,12 @@ rules_app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(rules_app, name="rules")
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-
 DataOption = Annotated[
     Path, typer.Option("--data", help="Data directory (canonical layout or with a catalogue).")
 ]
 RulesOption = Annotated[Path, typer.Option("--rules", help="Rules directory of YAML files.")]
+DEFAULT_DATA = BUNDLED_DATA
+DEFAULT_RULES = BUNDLED_RULES
 
 
 def _version(value: bool) -> None:
@@ -74,6 +82,176 @@ def _root(
     ] = False,
 ) -> None:
     """Monthly customer-service KPI reports from core-system extracts."""
+
+
+MonthOption = Annotated[
+    str,
+    typer.Option("--month", "-m", help="Month to evaluate: YYYY-MM, or 'last' (previous month)."),
+]
+BranchOption = Annotated[
+    list[str] | None, typer.Option("--branch", "-b", help="Limit to this branch id (repeatable).")
+]
+FormatOption = Annotated[
+    str, typer.Option("--format", "-f", help="Output format: table, csv, json or parquet.")
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
+]
+LangOption = Annotated[str, typer.Option("--lang", help="Label language: zh or en.")]
+
+
+def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
+    if value not in allowed:
+        raise UsageError(f"{option} {value!r}: expected one of {', '.join(allowed)}")
+    return value
+
+
+def _emit(
+    frame: pl.DataFrame,
+    fmt: str,
+    output: Path | None,
+    records: list[dict[str, object]] | None,
+    table: Callable[[], Table],
+) -> None:
+    """Print or write a frame in the chosen format (the table goes to the terminal only)."""
+    if fmt == "table":
+        if output is not None:
+            raise UsageError("--output needs --format csv, json or parquet")
+        stdout.print(table())
+        return
+    if fmt == "parquet" and output is None:
+        raise UsageError("--format parquet needs --output FILE")
+    text = write_frame(frame, fmt, output, records=records)  # type: ignore[arg-type]
+    if text is not None:
+        sys.stdout.write(text)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    month: MonthOption,
+    data: DataOption = DEFAULT_DATA,
+    rules: RulesOption = DEFAULT_RULES,
+    branch: BranchOption = None,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option("--rule", "-r", help="Rule id, or a prefix such as 'claims.' (repeatable)."),
+    ] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", help="Also group by counter, channel or agent (repeatable)."),
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option("--status", help="Show only results with this status (repeatable)."),
+    ] = None,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on", help="Exit 1 when a rule is at this status or worse: warn or fail."
+        ),
+    ] = None,
+    lang: LangOption = "zh",
+) -> None:
+    """Evaluate the KPI rules for a month, per company and branch.
+
+    Example: kpitool evaluate --month 2015-03 --rule claims. --format json
+    """
+    _choice(fmt, ("table", "csv", "json", "parquet"), "--format")
+    _choice(lang, ("zh", "en"), "--lang")
+    for item in by or []:
+        _choice(item, ("branch", "counter", "channel", "agent"), "--by")
+    for item in status or []:
+        _choice(item, ("pass", "warn", "fail", "n/a"), "--status")
+    if fail_on is not None:
+        _choice(fail_on, ("warn", "fail"), "--fail-on")
+    ruleset = load_rules(rules)
+    results = evaluate(
+        month,
+        data,
+        ruleset,
+        branches=branch,
+        rule_ids=rule,
+        by=[b for b in by or [] if b != "branch"],
+    )
+    shown = filter_status(results, status) if status else results
+    _emit(
+        shown,
+        fmt,
+        output,
+        results_to_records(shown) if fmt == "json" else None,
+        lambda: results_table(shown, ruleset, lang),
+    )  # type: ignore[arg-type]
+    if fail_on is not None and breaches(results, fail_on):
+        raise typer.Exit(1)
+
+
+@app.command("exceptions")
+def exceptions_command(
+    rule_id: Annotated[
+        str, typer.Argument(help="A detection rule id, e.g. callbacks.agent_phone.")
+    ],
+    month: MonthOption,
+    data: DataOption = DEFAULT_DATA,
+    rules: RulesOption = DEFAULT_RULES,
+    branch: BranchOption = None,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    unmask: Annotated[
+        bool, typer.Option("--unmask", help="Show phone numbers, names and ID numbers in full.")
+    ] = False,
+) -> None:
+    """List the exception rows of a detection rule (personal data masked).
+
+    Example: kpitool exceptions callbacks.shared_phone --month 2015-03 --branch B03
+    """
+    _choice(fmt, ("table", "csv", "json", "parquet"), "--format")
+    rows = exceptions(rule_id, month, data, rules, branches=branch)
+    if not unmask:
+        rows = mask_frame(rows)
+    _emit(rows, fmt, output, None, lambda: frame_table(rows, title=f"{rule_id} · {month}"))
+
+
+@rules_app.command("list")
+def rules_list(
+    rules: RulesOption = DEFAULT_RULES, fmt: FormatOption = "table", lang: LangOption = "zh"
+) -> None:
+    """List every rule with its section, title, unit and default target.
+
+    Example: kpitool rules list --lang en
+    """
+    _choice(fmt, ("table", "json"), "--format")
+    ruleset = load_rules(rules)
+    if fmt == "json":
+        stdout.print_json(data=[r.model_dump(mode="json", exclude_none=True) for r in ruleset])
+    else:
+        stdout.print(rules_table(ruleset, lang))  # type: ignore[arg-type]
+
+
+@rules_app.command("show")
+def rules_show(
+    rule_id: Annotated[str, typer.Argument(help="The rule id.")], rules: RulesOption = DEFAULT_RULES
+) -> None:
+    """Show one rule as YAML, as it was loaded and validated.
+
+    Example: kpitool rules show claims.closed_within_5d_rate
+    """
+    rule = load_rules(rules).get(rule_id)
+    sys.stdout.write(rule_yaml(rule))
+
+
+@rules_app.command("validate")
+def rules_validate(rules: RulesOption = DEFAULT_RULES) -> None:
+    """Validate the rule files: schema, expressions, columns; exit 2 on the first error.
+
+    Example: kpitool rules validate --rules my_rules/
+    """
+    ruleset = load_rules(rules)
+    stdout.print(
+        f"{len(ruleset)} rules valid in {len(ruleset.files)} files (version {ruleset.version})"
+    )
 
 
 def main() -> None:

@@ -17,7 +17,9 @@ __all__ = [
     "RESULT_SCHEMA",
     "STATUS_ORDER",
     "OutputFormat",
+    "breaches",
     "empty_results",
+    "filter_status",
     "neutralise_formulas",
     "results_to_records",
     "write_frame",
@@ -66,22 +68,31 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def filter_status(results: pl.DataFrame, statuses: Sequence[str]) -> pl.DataFrame:
+    """Only the results whose status is one of `statuses`."""
+    return results.filter(pl.col("status").is_in(list(statuses)))
+
+
+def breaches(results: pl.DataFrame, level: str) -> bool:
+    """Whether any result is at `level` (warn or fail) or worse, for `--fail-on`."""
+    worst = {"warn": ("warn", "fail"), "fail": ("fail",)}[level]
+    return bool(results.filter(pl.col("status").is_in(worst)).height)
+
+
 def results_to_records(results: pl.DataFrame, *, full: bool = False) -> list[dict[str, Any]]:
     """The JSON elements of kpis.md ("Machine-readable results"); `full` adds the extras."""
     fields = list(RESULT_SCHEMA) if full else list(_JSON_FIELDS)
     return [{k: _clean(row[k]) for k in fields} for row in results.iter_rows(named=True)]
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_PATTERN = r"^[=+\-@\t\r]"
 
 
 def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
     """Prefix text cells that a spreadsheet would run as a formula with a quote."""
     text_columns = [name for name, dtype in frame.schema.items() if dtype == pl.String]
     return frame.with_columns(
-        pl.when(
-            pl.col(c).str.starts_with(_FORMULA_START[0]) | pl.col(c).str.contains(r"^[=+\-@\t\r]")
-        )
+        pl.when(pl.col(c).str.contains(_FORMULA_PATTERN))
         .then(pl.lit("'") + pl.col(c))
         .otherwise(pl.col(c))
         .alias(c)

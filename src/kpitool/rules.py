@@ -32,6 +32,7 @@ __all__ = [
     "Target",
     "Title",
     "load_rules",
+    "rule_yaml",
 ]
 
 BUNDLED_RULES = Path(__file__).resolve().parents[2] / "rules"
@@ -436,6 +437,13 @@ def _unknown(text: str | None, available: set[str], key: str) -> str | None:
     return f"{key}: unknown column {missing[0]!r}" if missing else None
 
 
+def rule_yaml(rule: Rule) -> str:
+    """A rule as YAML, the way it would be written in a rules file."""
+    data = rule.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    data = {"id": rule.id, **{k: v for k, v in data.items() if k != "id"}}
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+
+
 def load_rules(path: Path | str | None = None) -> RuleSet:
     """Load and validate every `*.yaml` rule file of a directory (or one file)."""
     root = Path(path) if path is not None else BUNDLED_RULES
@@ -454,7 +462,7 @@ def load_rules(path: Path | str | None = None) -> RuleSet:
     for file in files:
         digest.update(file.name.encode() + b"\0" + file.read_bytes())
         parsed = _load_file(file)
-        sections[parsed.section] = parsed.title
+        sections[file.stem] = parsed.title
         for rule in parsed.rules:
             if rule.id in seen:
                 raise RuleError(f"{file}: {rule.id}: id already defined in {seen[rule.id]}")
