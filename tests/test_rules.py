@@ -8,64 +8,18 @@ its own `branches`.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import pytest
 import yaml
 
+from builders import DEFAULT_BRANCHES, write_dataset
 from kpitool import evaluate
 from kpitool.engine import exceptions
 from kpitool.rules import load_rules
-from kpitool.schema import DATASETS
 
 CASES_DIR = Path(__file__).parent / "rule_cases"
-_DEFAULTS: dict[str, Any] = {
-    "str": "-",
-    "int": 0,
-    "float": 0.0,
-    "bool": False,
-    "date": dt.date(2000, 1, 1),
-    "datetime": dt.datetime(2000, 1, 1),
-}
-_DEFAULT_BRANCHES = [
-    {"branch_id": "B1", "branch_name": "市区营业部", "level": "city"},
-    {"branch_id": "B2", "branch_name": "丰县支公司", "level": "county", "parent_id": "B1"},
-]
-
-
-def _convert(value: Any, type_: str) -> Any:
-    if value is None:
-        return None
-    if type_ == "date" and isinstance(value, str):
-        return dt.date.fromisoformat(value)
-    if type_ == "datetime" and isinstance(value, str):
-        return dt.datetime.fromisoformat(value)
-    if type_ == "datetime" and isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return dt.datetime.combine(value, dt.time())
-    if type_ == "float":
-        return float(value)
-    return value
-
-
-def write_dataset(folder: Path, name: str, rows: list[dict[str, Any]]) -> None:
-    """Write rows as a canonical Parquet file, filling left-out columns with defaults."""
-    spec = DATASETS[name]
-    for row in rows:
-        unknown = set(row) - set(spec.column_names)
-        assert not unknown, f"{name}: unknown columns {unknown}"
-    data = {
-        col.name: [
-            _convert(row[col.name], col.type)
-            if col.name in row
-            else (None if col.nullable else _DEFAULTS[col.type])
-            for row in rows
-        ]
-        for col in spec.columns
-    }
-    pl.DataFrame(data, schema=spec.polars_schema).write_parquet(folder / f"{name}.parquet")
 
 
 def _cases() -> list[Any]:
@@ -79,7 +33,7 @@ def _cases() -> list[Any]:
 
 def _materialise(tmp_path: Path, case: dict[str, Any]) -> Path:
     data = dict(case.get("data", {}))
-    data.setdefault("branches", _DEFAULT_BRANCHES)
+    data.setdefault("branches", DEFAULT_BRANCHES)
     for name, rows in data.items():
         write_dataset(tmp_path, name, rows or [])
     return tmp_path
