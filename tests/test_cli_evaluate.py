@@ -1,0 +1,272 @@
+"""evaluate, exceptions and rules through the command line, on data the tests write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from builders import DEFAULT_BRANCHES, write_dataset
+
+
+@pytest.fixture
+def claims_dir(tmp_path: Path) -> Path:
+    """Three March claims: B1 closes one in 3 days and one in 9; B2 one in 5 (exactly)."""
+    write_dataset(tmp_path, "branches", DEFAULT_BRANCHES)
+    write_dataset(
+        tmp_path,
+        "claims",
+        [
+            {
+                "claim_id": "c1",
+                "branch_id": "B1",
+                "reported_at": "2015-03-02",
+                "closed_at": "2015-03-05",
+                "product_line": "short",
+                "claimed_amount": 2500,
+                "investigated": True,
+            },
+            {
+                "claim_id": "c2",
+                "branch_id": "B1",
+                "reported_at": "2015-03-10",
+                "closed_at": "2015-03-19",
+                "product_line": "short",
+                "claimed_amount": 3000,
+                "investigated": False,
+            },
+            {
+                "claim_id": "c3",
+                "branch_id": "B2",
+                "reported_at": "2015-03-20",
+                "closed_at": "2015-03-25",
+                "product_line": "long",
+                "claimed_amount": 100,
+            },
+        ],
+    )
+    return tmp_path
+
+
+def test_evaluate_json_has_the_kpis_md_shape(cli, claims_dir: Path) -> None:
+    result = cli(
+        "evaluate",
+        "--month",
+        "2015-03",
+        "--data",
+        str(claims_dir),
+        "--rule",
+        "claims.closed_within_5d_rate",
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [(r["scope"], r["scope_id"]) for r in rows] == [
+        ("company", "ALL"),
+        ("branch", "B1"),
+        ("branch", "B2"),
+    ]
+    company, b1, b2 = rows
+    # 2 of 3 claims closed within 5 days (3 days, exactly 5 days); 9 days is late.
+    assert company == {
+        "rule_id": "claims.closed_within_5d_rate",
+        "period": "2015-03",
+        "scope": "company",
+        "scope_id": "ALL",
+        "value": 2 / 3,
+        "numerator": 2.0,
+        "denominator": 3.0,
+        "target": 0.98,
+        "status": "fail",
+    }
+    assert (b1["value"], b1["status"]) == (0.5, "fail")
+    assert (b2["value"], b2["status"]) == (1.0, "pass")
+
+
+def test_evaluate_rule_prefix_status_filter_and_fail_on(cli, claims_dir: Path) -> None:
+    result = cli(
+        "evaluate",
+        "-m",
+        "2015-03",
+        "--data",
+        str(claims_dir),
+        "--rule",
+        "claims.",
+        "--status",
+        "fail",
+        "--format",
+        "json",
+        "--fail-on",
+        "fail",
+    )
+    assert result.exit_code == 1
+    rows = json.loads(result.stdout)
+    assert rows and all(r["status"] == "fail" for r in rows)
+    assert all(r["rule_id"].startswith("claims.") for r in rows)
+    # claims.mandatory_investigation: B1 has 2 short claims over 2000, 1 investigated.
+    mandatory = {r["scope_id"]: r for r in rows if r["rule_id"] == "claims.mandatory_investigation"}
+    assert mandatory["B1"]["value"] == 0.5
+
+
+def test_evaluate_fail_on_passes_when_nothing_fails(cli, claims_dir: Path) -> None:
+    result = cli(
+        "evaluate",
+        "-m",
+        "2015-03",
+        "--data",
+        str(claims_dir),
+        "--branch",
+        "B2",
+        "--rule",
+        "claims.closed_within_5d_rate",
+        "--status",
+        "pass",
+        "--format",
+        "csv",
+    )
+    assert result.exit_code == 0
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("rule_id,period,scope,scope_id,value")
+    assert len(lines) == 2 and ",branch,B2,1.0," in lines[1]
+
+
+def test_evaluate_parquet_output_written_atomically(cli, claims_dir: Path, tmp_path: Path) -> None:
+    target = tmp_path / "out" / "results.parquet"
+    result = cli(
+        "evaluate",
+        "-m",
+        "2015-03",
+        "--data",
+        str(claims_dir),
+        "--rule",
+        "claims.closed_within_5d_rate",
+        "--format",
+        "parquet",
+        "--output",
+        str(target),
+    )
+    assert result.exit_code == 0, result.stderr
+    frame = pl.read_parquet(target)
+    assert frame.filter(pl.col("scope") == "company")["numerator"].to_list() == [2.0]
+    assert [p.name for p in target.parent.iterdir()] == ["results.parquet"]
+
+
+def test_evaluate_table_shows_chinese_titles(cli, claims_dir: Path) -> None:
+    result = cli(
+        "evaluate",
+        "-m",
+        "2015-03",
+        "--data",
+        str(claims_dir),
+        "--rule",
+        "claims.closed_within_5d_rate",
+    )
+    assert result.exit_code == 0
+    assert "理赔5日结案率" in result.stdout and "66.7%" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--month", "2015-13"], "month must be 01..12"),
+        (["--month", "March"], "expected YYYY-MM"),
+        (["--month", "2015-03", "--format", "xml"], "--format 'xml': expected one of"),
+        (["--month", "2015-03", "--rule", "claims.closed_in_5d"], "unknown rule id"),
+        (["--month", "2015-03", "--format", "parquet"], "--format parquet needs --output"),
+        (["--month", "2015-03", "--fail-on", "maybe"], "--fail-on 'maybe'"),
+    ],
+)
+def test_evaluate_usage_errors_are_one_line_exit_2(
+    cli, claims_dir: Path, args: list[str], message: str
+) -> None:
+    result = cli("evaluate", "--data", str(claims_dir), *args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
+
+
+def test_missing_dataset_makes_rules_na_not_a_crash(cli, claims_dir: Path) -> None:
+    result = cli(
+        "evaluate",
+        "-m",
+        "2015-03",
+        "--data",
+        str(claims_dir),
+        "--rule",
+        "complaints.on_time_rate",
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    assert {r["status"] for r in rows} == {"n/a"}
+
+
+def test_exceptions_lists_uninvestigated_claims(cli, claims_dir: Path) -> None:
+    result = cli(
+        "exceptions",
+        "claims.mandatory_investigation",
+        "--month",
+        "2015-03",
+        "--data",
+        str(claims_dir),
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [(r["branch_id"], r["claim_id"]) for r in rows] == [("B1", "c2")]
+
+
+def test_exceptions_of_a_non_detection_rule_is_an_error(cli, claims_dir: Path) -> None:
+    result = cli(
+        "exceptions",
+        "claims.closed_within_5d_rate",
+        "--month",
+        "2015-03",
+        "--data",
+        str(claims_dir),
+    )
+    assert result.exit_code == 2
+    assert "lists no exceptions" in result.stderr
+
+
+def test_rules_validate_list_and_show(cli) -> None:
+    validate = cli("rules", "validate")
+    assert validate.exit_code == 0 and "31 rules valid" in validate.stdout
+    listing = cli("rules", "list", "--format", "json")
+    ids = [r["id"] for r in json.loads(listing.stdout)]
+    assert "claims.closed_within_5d_rate" in ids and len(ids) == 31
+    shown = cli("rules", "show", "counter.queue_time_avg")
+    assert "minutes_between(arrived_at, called_at)" in shown.stdout
+
+
+def test_rules_validate_names_file_rule_and_key(cli, tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(
+        "section: '9'\ntitle: {zh: 测试, en: Test}\nrules:\n"
+        "  - id: claims.x\n    title: {zh: x, en: x}\n    dataset: claims\n"
+        "    measure: {kind: share, condition: investigated}\n"
+        "    target: {op: '=>', value: 1}\n",
+        encoding="utf-8",
+    )
+    result = cli("rules", "validate", "--rules", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"Error: {tmp_path / 'bad.yaml'}: claims.x: target.op: expected one of <=, >=, ="
+    )
+
+
+def test_rules_validate_rejects_unknown_columns(cli, tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(
+        "section: '9'\ntitle: {zh: 测试, en: Test}\nrules:\n"
+        "  - id: claims.x\n    title: {zh: x, en: x}\n    dataset: claims\n"
+        '    where: "claimd_amount > 2000"\n'
+        "    measure: {kind: share, condition: investigated}\n",
+        encoding="utf-8",
+    )
+    result = cli("rules", "validate", "--rules", str(tmp_path))
+    assert result.exit_code == 2
+    assert "claims.x: where: unknown column 'claimd_amount'" in result.stderr
