@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from builders import DEFAULT_BRANCHES, write_dataset
 
 

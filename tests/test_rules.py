@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
-from builders import DEFAULT_BRANCHES, write_dataset
 from kpitool import evaluate
 from kpitool.engine import exceptions
 from kpitool.rules import load_rules
+
+from builders import DEFAULT_BRANCHES, write_dataset
 
 CASES_DIR = Path(__file__).parent / "rule_cases"
 

@@ -18,9 +18,11 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from kpitool import __version__
+from kpitool.catalogue import open_data
 from kpitool.display import frame_table, mask_frame, results_table, rules_table
 from kpitool.engine import BUNDLED_DATA, evaluate, exceptions
 from kpitool.errors import KpiError, UsageError
+from kpitool.query import run_query
 from kpitool.results import breaches, filter_status, results_to_records, write_frame
 from kpitool.rules import BUNDLED_RULES, load_rules, rule_yaml
 
@@ -212,6 +214,25 @@ def exceptions_command(
     if not unmask:
         rows = mask_frame(rows)
     _emit(rows, fmt, output, None, lambda: frame_table(rows, title=f"{rule_id} · {month}"))
+
+
+@app.command("query")
+def query_command(
+    sql: Annotated[str, typer.Argument(help="One SQL query; tables are the datasets' names.")],
+    data: DataOption = DEFAULT_DATA,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", help="Return at most this many rows.")
+    ] = None,
+) -> None:
+    """Ask an ad-hoc question in SQL over every dataset (Polars SQL, read lazily).
+
+    Example: kpitool query "SELECT branch_id, COUNT(*) AS n FROM claims GROUP BY branch_id"
+    """
+    _choice(fmt, ("table", "csv", "json", "parquet"), "--format")
+    frame = run_query(sql, open_data(data), limit=limit)
+    _emit(frame, fmt, output, None, lambda: frame_table(frame))
 
 
 @rules_app.command("list")

@@ -1,0 +1,83 @@
+"""kpitool query: SQL over the datasets by canonical name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from builders import DEFAULT_BRANCHES, write_dataset
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    write_dataset(tmp_path, "branches", DEFAULT_BRANCHES)
+    write_dataset(
+        tmp_path,
+        "claims",
+        [
+            {"claim_id": "c1", "branch_id": "B1", "claimed_amount": 100.5},
+            {"claim_id": "c2", "branch_id": "B1", "claimed_amount": 200.0},
+            {"claim_id": "c3", "branch_id": "B2", "claimed_amount": 50.25},
+        ],
+    )
+    return tmp_path
+
+
+def test_query_joins_datasets_by_name(cli, data_dir: Path) -> None:
+    result = cli(
+        "query",
+        "SELECT b.branch_name, COUNT(*) AS n, SUM(c.claimed_amount) AS total "
+        "FROM claims c JOIN branches b ON c.branch_id = b.branch_id "
+        "GROUP BY b.branch_name ORDER BY n DESC",
+        "--data",
+        str(data_dir),
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        {"branch_name": "市区营业部", "n": 2, "total": 300.5},
+        {"branch_name": "丰县支公司", "n": 1, "total": 50.25},
+    ]
+
+
+def test_query_limit_and_csv(cli, data_dir: Path) -> None:
+    result = cli(
+        "query",
+        "SELECT claim_id FROM claims ORDER BY claim_id",
+        "--data",
+        str(data_dir),
+        "--limit",
+        "2",
+        "--format",
+        "csv",
+    )
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == ["claim_id", "c1", "c2"]
+
+
+def test_query_table_output(cli, data_dir: Path) -> None:
+    result = cli(
+        "query", "SELECT claim_id FROM claims WHERE branch_id = 'B2'", "--data", str(data_dir)
+    )
+    assert result.exit_code == 0 and "c3" in result.stdout and "(1 rows)" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELEC * FROM claims", "Error: query: sql parser error"),
+        ("SELECT nope FROM claims", 'Error: query: unable to find column "nope"'),
+        (
+            "SELECT * FROM claim",
+            "Error: query: relation 'claim' was not found (tables: branches, claims)",
+        ),
+    ],
+)
+def test_query_errors_are_one_line_exit_2(cli, data_dir: Path, sql: str, message: str) -> None:
+    result = cli("query", sql, "--data", str(data_dir))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
