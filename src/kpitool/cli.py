@@ -19,9 +19,17 @@ from typer.core import TyperGroup
 
 from kpitool import __version__
 from kpitool.catalogue import open_data
-from kpitool.display import frame_table, mask_frame, results_table, rules_table
+from kpitool.display import (
+    explanation_text,
+    frame_table,
+    mask_frame,
+    results_table,
+    rows_title,
+    rules_table,
+)
 from kpitool.engine import BUNDLED_DATA, evaluate, exceptions
 from kpitool.errors import KpiError, UsageError
+from kpitool.explain import explain
 from kpitool.query import run_query
 from kpitool.results import breaches, filter_status, results_to_records, write_frame
 from kpitool.rules import BUNDLED_RULES, load_rules, rule_yaml
@@ -214,6 +222,30 @@ def exceptions_command(
     if not unmask:
         rows = mask_frame(rows)
     _emit(rows, fmt, output, None, lambda: frame_table(rows, title=f"{rule_id} · {month}"))
+
+
+@app.command("explain")
+def explain_command(
+    rule_id: Annotated[str, typer.Argument(help="The rule id, e.g. claims.closed_within_5d_rate.")],
+    month: MonthOption,
+    data: DataOption = DEFAULT_DATA,
+    rules: RulesOption = DEFAULT_RULES,
+    branch: Annotated[
+        str | None, typer.Option("--branch", "-b", help="Explain this branch's figure.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Rows to show.")] = 10,
+    unmask: Annotated[bool, typer.Option("--unmask", help="Show personal data in full.")] = False,
+    lang: LangOption = "zh",
+) -> None:
+    """Explain a figure: the rule in words, population, numerator, target and first rows.
+
+    Example: kpitool explain claims.closed_within_5d_rate --month 2015-03 --branch B02
+    """
+    _choice(lang, ("zh", "en"), "--lang")
+    found = explain(rule_id, month, data, rules, branch=branch, limit=limit)
+    rows = found.rows if unmask else mask_frame(found.rows)
+    stdout.print(explanation_text(found, lang))  # type: ignore[arg-type]
+    stdout.print(frame_table(rows, title=rows_title(found, lang)))  # type: ignore[arg-type]
 
 
 @app.command("query")

@@ -6,11 +6,13 @@ the reports agree.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import polars as pl
 from rich.table import Table
 
+from kpitool.explain import Explanation
 from kpitool.rules import Rule, RuleSet
 
 __all__ = [
@@ -18,12 +20,14 @@ __all__ = [
     "STATUS_SYMBOLS",
     "Lang",
     "describe_target",
+    "explanation_text",
     "format_target",
     "format_value",
     "frame_table",
     "mask_frame",
     "mask_text",
     "results_table",
+    "rows_title",
     "rules_table",
 ]
 
@@ -118,14 +122,15 @@ def describe_target(rule: Rule, lang: Lang = "zh") -> str:
     return f"{op} {joiner.join(parts)}"
 
 
-_PHONE = r"^(\d{3})\d{4}(\d{4})$"
-_SENSITIVE = {
-    "phone": "phone",
-    "name": "name",
-    "person_id": "id",
-    "policyholder_id": "id",
-    "agent_name": "name",
-}
+_SENSITIVE = (
+    (re.compile(r"(^|_)phone$"), "phone"),
+    (re.compile(r"(^|_)(person_id|policyholder_id|id_number)$"), "id"),
+    (re.compile(r"^(name|agent_name|staff_name|customer_name|policyholder_name)$"), "name"),
+)
+
+
+def _mask_kind(column: str) -> str | None:
+    return next((kind for pattern, kind in _SENSITIVE if pattern.search(column)), None)
 
 
 def mask_text(value: str | None, kind: str) -> str | None:
@@ -141,21 +146,76 @@ def mask_text(value: str | None, kind: str) -> str | None:
 
 def mask_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """The frame with its personal-data columns (phone, name, person ids) masked."""
+    kinds = {c: _mask_kind(c) for c, t in frame.schema.items() if t == pl.String}
     return frame.with_columns(
         pl.col(column).map_elements(lambda v, k=kind: mask_text(v, k), return_dtype=pl.String)
-        for column, kind in _SENSITIVE.items()
-        if column in frame.columns
+        for column, kind in kinds.items()
+        if kind is not None
     )
 
 
 def frame_table(frame: pl.DataFrame, title: str = "") -> Table:
     """Any small frame as a rich table (exception rows, query results)."""
-    table = Table(title=f"{title} ({frame.height} rows)" if title else None, header_style="bold")
+    count = f"{frame.height} row{'s' if frame.height != 1 else ''}"
+    table = Table(title=f"{title} ({count})" if title else None, header_style="bold")
     for column in frame.columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in frame.iter_rows():
         table.add_row(*("" if v is None else str(v) for v in row))
     return table
+
+
+_SOURCE_WORDS = {
+    "zh": {
+        "default": "规则默认值",
+        "targets": "目标文件",
+        "benchmark": "全省基准",
+        "milestone": "里程碑直线进度",
+        "prior": "以往期间数值",
+    },
+    "en": {
+        "default": "the rule's default",
+        "targets": "the targets file",
+        "benchmark": "the provincial benchmark",
+        "milestone": "the milestone's straight path",
+        "prior": "an earlier period's value",
+    },
+}
+
+
+def explanation_text(found: Explanation, lang: Lang = "zh") -> str:
+    """The rule in words and its figure: population, numerator, value, target and its source."""
+    rule, r = found.rule, found.result
+    zh = lang == "zh"
+    description = getattr(rule.description, lang) if rule.description else ""
+    status = r["status"]
+    source = _SOURCE_WORDS[lang].get(r.get("target_source") or "", "—")
+    count = "{:,.0f}"
+    lines = [
+        f"[bold]{rule.id}[/] · {getattr(rule.title, lang)}",
+        description,
+        ("口径: " if zh else "Default target: ") + describe_target(rule, lang),
+        ("总体(分母): " if zh else "Population (denominator): ")
+        + ("—" if r["denominator"] is None else count.format(r["denominator"])),
+        ("分子: " if zh else "Numerator: ")
+        + ("—" if r["numerator"] is None else f"{r['numerator']:,.2f}".rstrip("0").rstrip(".")),
+        ("数值: " if zh else "Value: ") + format_value(r["value"], rule.unit, lang),
+        ("目标: " if zh else "Target in force: ")
+        + format_target(rule, r["target"], lang)
+        + (f" ({'来源' if zh else 'from'}: {source})" if r["target"] is not None else ""),
+        ("状态: " if zh else "Status: ")
+        + f"[{_STATUS_STYLES[status]}]{STATUS_SYMBOLS[status]} {STATUS_LABELS[lang][status]}[/]"
+        + (f" — {r['reason']}" if r.get("reason") else ""),
+    ]
+    return "\n".join(line for line in lines if line)
+
+
+def rows_title(found: Explanation, lang: Lang = "zh") -> str:
+    """Caption of the rows an explanation shows."""
+    behind = found.rule.measure.kind in ("share", "detection", "count_distinct", "coverage")
+    if lang == "zh":
+        return "计入分子的前几行" if behind else "总体的前几行"
+    return "First rows counted in the numerator" if behind else "First rows of the population"
 
 
 def rules_table(rules: RuleSet, lang: Lang = "zh") -> Table:

@@ -20,10 +20,11 @@ from kpitool.errors import DataError, UsageError
 from kpitool.expr import parse_expression, to_polars
 from kpitool.periods import Month, parse_month
 from kpitool.rules import GRAIN_COLUMNS, Lookup, PeriodSpec, Rule, RuleSet, load_rules
+from kpitool.schema import DATASETS
 from kpitool.scoring import score
 from kpitool.targets import TargetTables
 
-__all__ = ["BUNDLED_DATA", "evaluate", "exceptions", "population"]
+__all__ = ["BUNDLED_DATA", "evaluate", "exceptions", "numerator_rows", "population"]
 
 BUNDLED_DATA = Path(__file__).resolve().parents[2] / "sample_data"
 
@@ -411,4 +412,60 @@ def exceptions(
     if branches and lead:
         frame = frame.filter(pl.col("branch_id").is_in(list(branches)))
     frame = frame.sort(selected, nulls_last=True)
+    return _collect([frame], source, [_datasets_of(rule)])[0]
+
+
+def _shown_columns(rule: Rule, columns: list[str]) -> list[str]:
+    """The columns that let a person check a rule's figure by hand, in the frame's order."""
+    texts = [
+        rule.where or "",
+        rule.measure.of or "",
+        rule.measure.condition or "",
+        *rule.columns.values(),
+        *rule.window_columns.values(),
+    ]
+    wanted = {
+        "branch_id",
+        *(rule.period.date for _ in [0] if rule.period),
+        *rule.columns,
+        *rule.window_columns,
+        *(lk.exists or "" for lk in rule.lookups),
+    }
+    for lookup in rule.lookups:
+        wanted |= set(lookup.columns)
+    key = DATASETS[rule.dataset].key[:1] if rule.entities is None else (rule.entities.key,)
+    wanted |= set(key)
+    if rule.entities is not None:
+        wanted |= set(rule.entities.columns)
+    if rule.measure.kind == "coverage":
+        wanted.add("covered")
+    wanted |= {c for c in columns if any(c in text for text in texts)}
+    return [c for c in columns if c in wanted]
+
+
+def numerator_rows(
+    rule_id: str,
+    month: Month | str,
+    data: DataSource | Path | str | None = None,
+    rules: RuleSet | Path | str | None = None,
+    *,
+    branch: str | None = None,
+    limit: int = 10,
+) -> pl.DataFrame:
+    """The first rows behind a rule's numerator (its population, for means and ratios)."""
+    source, ruleset = _resolve_inputs(data, rules)
+    rule = ruleset.get(rule_id)
+    ctx = _Context(source, _months(month)[0])
+    try:
+        frame = population(rule, ctx, _read_tables(source))
+    except _Missing as exc:
+        raise DataError(f"{rule_id}: {exc}") from None
+    if rule.measure.condition and rule.measure.kind in ("share", "detection", "count_distinct"):
+        frame = frame.filter(ctx.compile(rule.measure.condition).fill_null(False))
+    elif rule.measure.kind == "coverage":
+        frame = frame.filter(pl.col("covered"))
+    columns = frame.collect_schema().names()
+    if branch is not None and "branch_id" in columns:
+        frame = frame.filter(pl.col("branch_id") == branch)
+    frame = frame.select(_shown_columns(rule, columns)).limit(limit)
     return _collect([frame], source, [_datasets_of(rule)])[0]
