@@ -192,8 +192,8 @@ def evaluate_command(
         fmt,
         output,
         results_to_records(shown) if fmt == "json" else None,
-        lambda: results_table(shown, ruleset, lang),
-    )  # type: ignore[arg-type]
+        lambda: results_table(shown, ruleset, lang),  # type: ignore[arg-type]
+    )
     if fail_on is not None and breaches(results, fail_on):
         raise typer.Exit(1)
 

@@ -7,6 +7,7 @@ the reports agree.
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Literal
 
 import polars as pl
@@ -148,7 +149,7 @@ def mask_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """The frame with its personal-data columns (phone, name, person ids) masked."""
     kinds = {c: _mask_kind(c) for c, t in frame.schema.items() if t == pl.String}
     return frame.with_columns(
-        pl.col(column).map_elements(lambda v, k=kind: mask_text(v, k), return_dtype=pl.String)
+        pl.col(column).map_elements(partial(mask_text, kind=kind), return_dtype=pl.String)
         for column, kind in kinds.items()
         if kind is not None
     )

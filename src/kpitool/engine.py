@@ -195,7 +195,7 @@ def _aggregates(rule: Rule, ctx: _Context) -> list[pl.Expr]:
 
 
 def _scopes(rule: Rule, by: Sequence[str], columns: set[str]) -> list[str]:
-    scopes = list(rule.scopes)
+    scopes: list[str] = list(rule.scopes)
     if "company" not in scopes:
         return scopes
     for grain in [*rule.grains, *by]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 import sqlglot
@@ -75,7 +75,7 @@ def parse_expression(text: str) -> exp.Expression:
             )
         if isinstance(node, exp.Anonymous) and node.name.upper() not in CUSTOM_FUNCTIONS:
             raise ExpressionError(f"unknown function {node.name}()")
-    return tree
+    return cast(exp.Expression, tree)
 
 
 def referenced_columns(tree: exp.Expression) -> set[str]:
@@ -143,7 +143,7 @@ class _PolarsCompiler:
             return self._shift(c(node.this), node.expression, negate=isinstance(node, exp.Sub))
         binary = _BINARY.get(type(node))
         if binary is not None:
-            return binary(c(node.this), c(node.expression))
+            return cast(pl.Expr, binary(c(node.this), c(node.expression)))
         if isinstance(node, exp.In):
             values = [self._literal_value(v) for v in node.expressions]
             return c(node.this).is_in(values)
@@ -168,7 +168,7 @@ class _PolarsCompiler:
             return self._aggregate(node, where=None)
         simple = _FUNCTIONS.get(type(node))
         if simple is not None:
-            return simple(c(node.this))
+            return cast(pl.Expr, simple(c(node.this)))
         raise ExpressionError(f"unsupported expression {node.sql()!r}")
 
     def _parameter(self, name: str) -> pl.Expr:

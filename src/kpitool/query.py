@@ -27,7 +27,7 @@ def run_query(sql: str, source: DataSource, *, limit: int | None = None) -> pl.D
     if limit is not None and limit < 0:
         raise UsageError(f"--limit {limit}: expected 0 or more")
     tables = {name: source.scan(name) for name in source.available()}
-    context = pl.SQLContext(tables)  # type: ignore[arg-type]
+    context = pl.SQLContext(tables)
     try:
         plan = context.execute(sql, eager=False)
         if limit is not None:

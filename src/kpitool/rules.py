@@ -183,7 +183,7 @@ class Rule(_Model):
     unit: Literal["rate", "minutes", "count", "per_10k", "ratio"] = "rate"
     target: Target | None = None
     scopes: list[Literal["company", "branch"]] = Field(
-        default_factory=lambda: ["company", "branch"]
+        default_factory=lambda: ["company", "branch"]  # type: ignore[arg-type]
     )
     grains: list[Literal["counter", "channel", "agent", "investigator"]] = Field(
         default_factory=list
@@ -202,7 +202,7 @@ class Rule(_Model):
         """Which direction is good, for ranks and arrows."""
         if self.target is None:
             return "lower" if self.measure.kind == "detection" else None
-        return {">=": "higher", "<=": "lower"}.get(self.target.op, "higher")
+        return "lower" if self.target.op == "<=" else "higher"
 
     @property
     def window(self) -> WindowKind:

@@ -46,15 +46,15 @@ class TargetTables:
 
     def deadline_frame(self, rule_id: str) -> pl.DataFrame:
         """branch_id → deadline for the branches with rows of their own."""
-        schema = {"branch_id": pl.String, "deadline": pl.Date}
+        schema: dict[str, pl.DataType] = {"branch_id": pl.String(), "deadline": pl.Date()}
         if self.targets is None:
             return pl.DataFrame(schema=schema)
         return (
             self.targets.filter((pl.col("rule_id") == rule_id) & pl.col("branch_id").is_not_null())
             .group_by("branch_id")
             .agg(pl.col("period_end").max().alias("deadline"))
-            .cast(schema)
-        )  # type: ignore[arg-type]
+            .cast(schema)  # type: ignore[arg-type]
+        )
 
     def benchmark(self, rule_id: str, month: Month) -> float | None:
         """The benchmark of the month ("2015-03"), else of the year ("2015")."""
