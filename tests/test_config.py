@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,46 @@ def test_bad_settings_name_their_origin(
 def test_missing_explicit_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.toml", environ={}, cwd=tmp_path)
+
+
+def test_config_show_reports_sources(cli, tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "kpitool.toml").write_text('lang = "en"\nout = "reports"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KPITOOL_OUT", "/srv/kpi")
+    result = cli("config", "show", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    rows = {r["setting"]: r for r in json.loads(result.stdout)}
+    assert rows["lang"] == {
+        "setting": "lang",
+        "value": "en",
+        "source": str(tmp_path / "kpitool.toml"),
+    }
+    assert rows["out"]["value"] == "/srv/kpi"
+    assert rows["out"]["source"] == "environment KPITOOL_OUT"
+    assert rows["engine"]["source"] == "default"
+
+
+def test_settings_reach_commands_and_cli_wins(cli, tmp_path: Path, monkeypatch) -> None:
+    rules = tmp_path / "my_rules"
+    rules.mkdir()
+    (rules / "one.yaml").write_text(
+        "section: '9'\ntitle: {zh: 测试, en: Test}\nrules:\n"
+        "  - id: claims.count_all\n    title: {zh: 赔案数, en: Claims}\n    dataset: claims\n"
+        "    measure: {kind: count}\n    unit: count\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "site.toml"
+    config.write_text('rules = "my_rules"\n', encoding="utf-8")
+    from_file = cli("--config", str(config), "rules", "validate")
+    assert from_file.exit_code == 0 and "1 rules valid" in from_file.stdout
+    monkeypatch.setenv("KPITOOL_RULES", str(tmp_path / "nowhere"))
+    from_env = cli("--config", str(config), "rules", "validate")
+    assert from_env.exit_code == 2 and "nowhere: rules directory not found" in from_env.stderr
+    from_cli = cli("--config", str(config), "rules", "validate", "--rules", str(rules))
+    assert from_cli.exit_code == 0
+
+
+def test_bad_lang_option_is_a_usage_error(cli) -> None:
+    result = cli("rules", "list", "--lang", "fr")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "Error: --lang 'fr': expected one of zh, en"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import polars as pl
 import typer
@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from kpitool import __version__
 from kpitool.catalogue import open_data
+from kpitool.config import Config, load_config
 from kpitool.display import (
     explanation_text,
     frame_table,
@@ -27,12 +28,12 @@ from kpitool.display import (
     rows_title,
     rules_table,
 )
-from kpitool.engine import BUNDLED_DATA, evaluate, exceptions
+from kpitool.engine import evaluate, exceptions
 from kpitool.errors import KpiError, UsageError
 from kpitool.explain import explain
 from kpitool.query import run_query
 from kpitool.results import breaches, filter_status, results_to_records, write_frame
-from kpitool.rules import BUNDLED_RULES, load_rules, rule_yaml
+from kpitool.rules import load_rules, rule_yaml
 
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
@@ -69,11 +70,26 @@ app.add_typer(data_app, name="data")
 app.add_typer(rules_app, name="rules")
 
 DataOption = Annotated[
-    Path, typer.Option("--data", help="Data directory (canonical layout or with a catalogue).")
+    Path | None,
+    typer.Option(
+        "--data",
+        help="Data directory (canonical layout or with a catalogue.yaml). "
+        "Default: the bundled sample_data/.",
+    ),
 ]
-RulesOption = Annotated[Path, typer.Option("--rules", help="Rules directory of YAML files.")]
-DEFAULT_DATA = BUNDLED_DATA
-DEFAULT_RULES = BUNDLED_RULES
+RulesOption = Annotated[
+    Path | None,
+    typer.Option("--rules", help="Rules directory of YAML files. Default: the bundled rules/."),
+]
+DEFAULT_DATA = None
+DEFAULT_RULES = None
+
+
+def _settings(ctx: typer.Context, **given: Any) -> Config:
+    """The effective settings: these options > KPITOOL_* > kpitool.toml > defaults."""
+    root = ctx.find_root()
+    config_file = root.obj.get("config") if isinstance(root.obj, dict) else None
+    return load_config(config_file, given)
 
 
 def _version(value: bool) -> None:
@@ -84,14 +100,20 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
             "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Settings file (default: ./kpitool.toml when present)."),
+    ] = None,
 ) -> None:
     """Monthly customer-service KPI reports from core-system extracts."""
+    ctx.obj = {"config": config}
 
 
 MonthOption = Annotated[
@@ -108,7 +130,9 @@ OutputOption = Annotated[
     Path | None,
     typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
 ]
-LangOption = Annotated[str, typer.Option("--lang", help="Label language: zh or en.")]
+LangOption = Annotated[
+    str | None, typer.Option("--lang", help="Label language: zh (default) or en.")
+]
 
 
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
@@ -139,6 +163,7 @@ def _emit(
 
 @app.command("evaluate")
 def evaluate_command(
+    ctx: typer.Context,
     month: MonthOption,
     data: DataOption = DEFAULT_DATA,
     rules: RulesOption = DEFAULT_RULES,
@@ -163,24 +188,24 @@ def evaluate_command(
             "--fail-on", help="Exit 1 when a rule is at this status or worse: warn or fail."
         ),
     ] = None,
-    lang: LangOption = "zh",
+    lang: LangOption = None,
 ) -> None:
     """Evaluate the KPI rules for a month, per company and branch.
 
     Example: kpitool evaluate --month 2015-03 --rule claims. --format json
     """
     _choice(fmt, ("table", "csv", "json", "parquet"), "--format")
-    _choice(lang, ("zh", "en"), "--lang")
+    cfg = _settings(ctx, data=data, rules=rules, lang=lang)
     for item in by or []:
         _choice(item, ("branch", "counter", "channel", "agent"), "--by")
     for item in status or []:
         _choice(item, ("pass", "warn", "fail", "n/a"), "--status")
     if fail_on is not None:
         _choice(fail_on, ("warn", "fail"), "--fail-on")
-    ruleset = load_rules(rules)
+    ruleset = load_rules(cfg["rules"])
     results = evaluate(
         month,
-        data,
+        cfg["data"],
         ruleset,
         branches=branch,
         rule_ids=rule,
@@ -192,7 +217,7 @@ def evaluate_command(
         fmt,
         output,
         results_to_records(shown) if fmt == "json" else None,
-        lambda: results_table(shown, ruleset, lang),  # type: ignore[arg-type]
+        lambda: results_table(shown, ruleset, cfg["lang"]),
     )
     if fail_on is not None and breaches(results, fail_on):
         raise typer.Exit(1)
@@ -200,6 +225,7 @@ def evaluate_command(
 
 @app.command("exceptions")
 def exceptions_command(
+    ctx: typer.Context,
     rule_id: Annotated[
         str, typer.Argument(help="A detection rule id, e.g. callbacks.agent_phone.")
     ],
@@ -218,7 +244,8 @@ def exceptions_command(
     Example: kpitool exceptions callbacks.shared_phone --month 2015-03 --branch B03
     """
     _choice(fmt, ("table", "csv", "json", "parquet"), "--format")
-    rows = exceptions(rule_id, month, data, rules, branches=branch)
+    cfg = _settings(ctx, data=data, rules=rules)
+    rows = exceptions(rule_id, month, cfg["data"], cfg["rules"], branches=branch)
     if not unmask:
         rows = mask_frame(rows)
     _emit(rows, fmt, output, None, lambda: frame_table(rows, title=f"{rule_id} · {month}"))
@@ -226,6 +253,7 @@ def exceptions_command(
 
 @app.command("explain")
 def explain_command(
+    ctx: typer.Context,
     rule_id: Annotated[str, typer.Argument(help="The rule id, e.g. claims.closed_within_5d_rate.")],
     month: MonthOption,
     data: DataOption = DEFAULT_DATA,
@@ -235,21 +263,22 @@ def explain_command(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Rows to show.")] = 10,
     unmask: Annotated[bool, typer.Option("--unmask", help="Show personal data in full.")] = False,
-    lang: LangOption = "zh",
+    lang: LangOption = None,
 ) -> None:
     """Explain a figure: the rule in words, population, numerator, target and first rows.
 
     Example: kpitool explain claims.closed_within_5d_rate --month 2015-03 --branch B02
     """
-    _choice(lang, ("zh", "en"), "--lang")
-    found = explain(rule_id, month, data, rules, branch=branch, limit=limit)
+    cfg = _settings(ctx, data=data, rules=rules, lang=lang)
+    found = explain(rule_id, month, cfg["data"], cfg["rules"], branch=branch, limit=limit)
     rows = found.rows if unmask else mask_frame(found.rows)
-    stdout.print(explanation_text(found, lang))  # type: ignore[arg-type]
-    stdout.print(frame_table(rows, title=rows_title(found, lang)))  # type: ignore[arg-type]
+    stdout.print(explanation_text(found, cfg["lang"]))
+    stdout.print(frame_table(rows, title=rows_title(found, cfg["lang"])))
 
 
 @app.command("query")
 def query_command(
+    ctx: typer.Context,
     sql: Annotated[str, typer.Argument(help="One SQL query; tables are the datasets' names.")],
     data: DataOption = DEFAULT_DATA,
     fmt: FormatOption = "table",
@@ -263,48 +292,78 @@ def query_command(
     Example: kpitool query "SELECT branch_id, COUNT(*) AS n FROM claims GROUP BY branch_id"
     """
     _choice(fmt, ("table", "csv", "json", "parquet"), "--format")
-    frame = run_query(sql, open_data(data), limit=limit)
+    frame = run_query(sql, open_data(_settings(ctx, data=data)["data"]), limit=limit)
     _emit(frame, fmt, output, None, lambda: frame_table(frame))
 
 
 @rules_app.command("list")
 def rules_list(
-    rules: RulesOption = DEFAULT_RULES, fmt: FormatOption = "table", lang: LangOption = "zh"
+    ctx: typer.Context,
+    rules: RulesOption = DEFAULT_RULES,
+    fmt: FormatOption = "table",
+    lang: LangOption = None,
 ) -> None:
     """List every rule with its section, title, unit and default target.
 
     Example: kpitool rules list --lang en
     """
     _choice(fmt, ("table", "json"), "--format")
-    ruleset = load_rules(rules)
+    cfg = _settings(ctx, rules=rules, lang=lang)
+    ruleset = load_rules(cfg["rules"])
     if fmt == "json":
         stdout.print_json(data=[r.model_dump(mode="json", exclude_none=True) for r in ruleset])
     else:
-        stdout.print(rules_table(ruleset, lang))  # type: ignore[arg-type]
+        stdout.print(rules_table(ruleset, cfg["lang"]))
 
 
 @rules_app.command("show")
 def rules_show(
-    rule_id: Annotated[str, typer.Argument(help="The rule id.")], rules: RulesOption = DEFAULT_RULES
+    ctx: typer.Context,
+    rule_id: Annotated[str, typer.Argument(help="The rule id.")],
+    rules: RulesOption = DEFAULT_RULES,
 ) -> None:
     """Show one rule as YAML, as it was loaded and validated.
 
     Example: kpitool rules show claims.closed_within_5d_rate
     """
-    rule = load_rules(rules).get(rule_id)
+    rule = load_rules(_settings(ctx, rules=rules)["rules"]).get(rule_id)
     sys.stdout.write(rule_yaml(rule))
 
 
 @rules_app.command("validate")
-def rules_validate(rules: RulesOption = DEFAULT_RULES) -> None:
+def rules_validate(ctx: typer.Context, rules: RulesOption = DEFAULT_RULES) -> None:
     """Validate the rule files: schema, expressions, columns; exit 2 on the first error.
 
     Example: kpitool rules validate --rules my_rules/
     """
-    ruleset = load_rules(rules)
+    ruleset = load_rules(_settings(ctx, rules=rules)["rules"])
     stdout.print(
         f"{len(ruleset)} rules valid in {len(ruleset.files)} files (version {ruleset.version})"
     )
+
+
+config_app = typer.Typer(
+    help="Show the effective settings.\n\nExample: kpitool config show", no_args_is_help=True
+)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context, fmt: FormatOption = "table") -> None:
+    """Print every setting's effective value and where it came from.
+
+    Example: KPITOOL_LANG=en kpitool config show
+    """
+    _choice(fmt, ("table", "json"), "--format")
+    cfg = _settings(ctx)
+    rows = [
+        {"setting": s.name, "value": "" if s.value is None else str(s.value), "source": s.source}
+        for s in cfg.items()
+    ]
+    if fmt == "json":
+        stdout.print_json(data=rows)
+    else:
+        stdout.print(frame_table(pl.DataFrame(rows), title="kpitool settings"))
 
 
 def main() -> None:

@@ -120,6 +120,11 @@ def load_config(
     if unknown:
         raise ConfigError(f"{path}: unknown key {unknown[0]!r} (known: {', '.join(SETTINGS)})")
     given = {k: v for k, v in (command_line or {}).items() if v is not None}
+    for name, value in given.items():
+        choices = SETTINGS[name].choices
+        if choices and value not in choices:
+            option = name.replace("_", "-")
+            raise ConfigError(f"--{option} {value!r}: expected one of {', '.join(choices)}")
     settings: dict[str, Setting] = {}
     for name, spec in SETTINGS.items():
         env_name = f"{ENV_PREFIX}{name.upper()}"
