@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import polars as pl
@@ -271,3 +272,75 @@ def test_rules_validate_rejects_unknown_columns(cli, tmp_path: Path) -> None:
     result = cli("rules", "validate", "--rules", str(tmp_path))
     assert result.exit_code == 2
     assert "claims.x: where: unknown column 'claimd_amount'" in result.stderr
+
+
+def test_trend_shows_months_of_the_year_side_by_side(cli, claims_dir: Path) -> None:
+    result = cli(
+        "evaluate",
+        "-m",
+        "2015-03",
+        "--data",
+        str(claims_dir),
+        "--rule",
+        "claims.closed_within_5d_rate",
+        "--trend",
+        "--format",
+        "json",
+    )
+    rows = json.loads(result.stdout)
+    assert sorted({r["period"] for r in rows}) == ["2015-01", "2015-02", "2015-03"]
+    january = [r for r in rows if r["period"] == "2015-01"]
+    assert {r["status"] for r in january} == {"n/a"}  # no claims reported in January
+    table = cli(
+        "evaluate",
+        "-m",
+        "2015-03",
+        "--data",
+        str(claims_dir),
+        "--rule",
+        "claims.closed_within_5d_rate",
+        "--trend",
+    )
+    assert "66.7% ✗" in table.stdout and "01" in table.stdout
+
+
+def test_month_last_is_the_previous_calendar_month(cli, claims_dir: Path) -> None:
+    import datetime as dt
+
+    today = dt.date.today()
+    expected = f"{today.year - (today.month == 1)}-{(today.month - 2) % 12 + 1:02d}"
+    result = cli(
+        "evaluate",
+        "--month",
+        "last",
+        "--data",
+        str(claims_dir),
+        "--rule",
+        "claims.closed_within_5d_rate",
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0
+    assert {r["period"] for r in json.loads(result.stdout)} == {expected}
+
+
+def test_logs_go_to_stderr_with_timestamps_and_quiet_silences_them(cli, claims_dir: Path) -> None:
+    args = [
+        "evaluate",
+        "-m",
+        "2015-03",
+        "--data",
+        str(claims_dir),
+        "--rule",
+        "claims.closed_within_5d_rate",
+        "--format",
+        "json",
+    ]
+    verbose = cli("--verbose", *args)
+    assert verbose.exit_code == 0
+    json.loads(verbose.stdout)  # stdout stays clean JSON
+    assert re.search(
+        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO kpitool: evaluated 1 rules", verbose.stderr, re.M
+    )
+    quiet = cli("--quiet", *args)
+    assert quiet.exit_code == 0 and quiet.stderr == ""

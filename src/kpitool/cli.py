@@ -27,10 +27,13 @@ from kpitool.display import (
     results_table,
     rows_title,
     rules_table,
+    trend_table,
 )
 from kpitool.engine import evaluate, exceptions
 from kpitool.errors import KpiError, UsageError
 from kpitool.explain import explain
+from kpitool.log import configure_logging
+from kpitool.periods import parse_month
 from kpitool.query import run_query
 from kpitool.results import breaches, filter_status, results_to_records, write_frame
 from kpitool.rules import load_rules, rule_yaml
@@ -107,13 +110,20 @@ def _root(
             "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only errors on stderr (for cron).")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log progress to stderr with timestamps.")
+    ] = False,
     config: Annotated[
         Path | None,
         typer.Option("--config", help="Settings file (default: ./kpitool.toml when present)."),
     ] = None,
 ) -> None:
     """Monthly customer-service KPI reports from core-system extracts."""
-    ctx.obj = {"config": config}
+    ctx.obj = {"config": config, "quiet": quiet}
+    configure_logging(quiet=quiet, verbose=verbose)
 
 
 MonthOption = Annotated[
@@ -141,6 +151,14 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
     return value
 
 
+def _check_output(fmt: str, output: Path | None) -> None:
+    """Reject format/output combinations before any work is done."""
+    if fmt == "table" and output is not None:
+        raise UsageError("--output needs --format csv, json or parquet")
+    if fmt == "parquet" and output is None:
+        raise UsageError("--format parquet needs --output FILE")
+
+
 def _emit(
     frame: pl.DataFrame,
     fmt: str,
@@ -149,13 +167,10 @@ def _emit(
     table: Callable[[], Table],
 ) -> None:
     """Print or write a frame in the chosen format (the table goes to the terminal only)."""
+    _check_output(fmt, output)
     if fmt == "table":
-        if output is not None:
-            raise UsageError("--output needs --format csv, json or parquet")
         stdout.print(table())
         return
-    if fmt == "parquet" and output is None:
-        raise UsageError("--format parquet needs --output FILE")
     text = write_frame(frame, fmt, output, records=records)  # type: ignore[arg-type]
     if text is not None:
         sys.stdout.write(text)
@@ -180,6 +195,9 @@ def evaluate_command(
         list[str] | None,
         typer.Option("--status", help="Show only results with this status (repeatable)."),
     ] = None,
+    trend: Annotated[
+        bool, typer.Option("--trend", help="Every month of the year to date, side by side.")
+    ] = False,
     fmt: FormatOption = "table",
     output: OutputOption = None,
     fail_on: Annotated[
@@ -195,6 +213,7 @@ def evaluate_command(
     Example: kpitool evaluate --month 2015-03 --rule claims. --format json
     """
     _choice(fmt, ("table", "csv", "json", "parquet"), "--format")
+    _check_output(fmt, output)
     cfg = _settings(ctx, data=data, rules=rules, lang=lang)
     for item in by or []:
         _choice(item, ("branch", "counter", "channel", "agent"), "--by")
@@ -203,8 +222,9 @@ def evaluate_command(
     if fail_on is not None:
         _choice(fail_on, ("warn", "fail"), "--fail-on")
     ruleset = load_rules(cfg["rules"])
+    the_month = parse_month(month)
     results = evaluate(
-        month,
+        the_month.months_of_year_to_date() if trend else the_month,
         cfg["data"],
         ruleset,
         branches=branch,
@@ -217,9 +237,9 @@ def evaluate_command(
         fmt,
         output,
         results_to_records(shown) if fmt == "json" else None,
-        lambda: results_table(shown, ruleset, cfg["lang"]),
+        lambda: (trend_table if trend else results_table)(shown, ruleset, cfg["lang"]),
     )
-    if fail_on is not None and breaches(results, fail_on):
+    if fail_on is not None and breaches(results, fail_on, period=str(the_month)):
         raise typer.Exit(1)
 
 
@@ -244,6 +264,7 @@ def exceptions_command(
     Example: kpitool exceptions callbacks.shared_phone --month 2015-03 --branch B03
     """
     _choice(fmt, ("table", "csv", "json", "parquet"), "--format")
+    _check_output(fmt, output)
     cfg = _settings(ctx, data=data, rules=rules)
     rows = exceptions(rule_id, month, cfg["data"], cfg["rules"], branches=branch)
     if not unmask:
@@ -292,6 +313,7 @@ def query_command(
     Example: kpitool query "SELECT branch_id, COUNT(*) AS n FROM claims GROUP BY branch_id"
     """
     _choice(fmt, ("table", "csv", "json", "parquet"), "--format")
+    _check_output(fmt, output)
     frame = run_query(sql, open_data(_settings(ctx, data=data)["data"]), limit=limit)
     _emit(frame, fmt, output, None, lambda: frame_table(frame))
 

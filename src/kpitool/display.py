@@ -30,6 +30,7 @@ __all__ = [
     "results_table",
     "rows_title",
     "rules_table",
+    "trend_table",
 ]
 
 Lang = Literal["zh", "en"]
@@ -92,6 +93,34 @@ def results_table(results: pl.DataFrame, rules: RuleSet, lang: Lang = "zh") -> T
             f"[{_STATUS_STYLES[status]}]{STATUS_SYMBOLS[status]} {STATUS_LABELS[lang][status]}[/]",
             row["reason"] or "",
         )
+    return table
+
+
+def trend_table(results: pl.DataFrame, rules: RuleSet, lang: Lang = "zh") -> Table:
+    """Months side by side: one row per rule and scope, a column per month, status marked."""
+    periods = sorted(results["period"].unique().to_list())
+    table = Table(title="KPI 趋势" if lang == "zh" else "KPI trend", header_style="bold")
+    table.add_column("指标" if lang == "zh" else "Rule", no_wrap=True)
+    table.add_column("范围" if lang == "zh" else "Scope")
+    for period in periods:
+        table.add_column(
+            period[5:] if len(set(p[:4] for p in periods)) == 1 else period, justify="right"
+        )
+    cells: dict[tuple[str, str, str], dict[str, str]] = {}
+    for row in results.iter_rows(named=True):
+        rule = rules.get(row["rule_id"])
+        scope = "ALL" if row["scope"] == "company" else f"{row['scope']}:{row['scope_id']}"
+        status = row["status"]
+        mark = (
+            ""
+            if status in ("pass", "n/a")
+            else f" [{_STATUS_STYLES[status]}]{STATUS_SYMBOLS[status]}[/]"
+        )
+        cells.setdefault((row["rule_id"], scope, rule.unit), {})[row["period"]] = (
+            format_value(row["value"], rule.unit, lang) + mark
+        )
+    for (rule_id, scope, _unit), by_period in cells.items():
+        table.add_row(rule_id, scope, *(by_period.get(p, "") for p in periods))
     return table
 
 

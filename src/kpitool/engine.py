@@ -8,6 +8,7 @@ so plans sharing a scan share it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import polars as pl
 from kpitool.catalogue import DataSource, open_data
 from kpitool.errors import DataError, UsageError
 from kpitool.expr import parse_expression, to_polars
+from kpitool.log import logger
 from kpitool.periods import Month, parse_month
 from kpitool.rules import GRAIN_COLUMNS, Lookup, PeriodSpec, Rule, RuleSet, load_rules
 from kpitool.schema import DATASETS
@@ -336,6 +338,7 @@ def evaluate(
     company row always counts every branch); `rule_ids` takes ids or prefixes ending in '.';
     `by` adds grains (counter, channel, agent) to the rules whose population has them.
     """
+    started = time.perf_counter()
     source, ruleset = _resolve_inputs(data, rules)
     chosen = ruleset.select(list(rule_ids) if rule_ids else None)
     tables = _read_tables(source)
@@ -363,6 +366,13 @@ def evaluate(
         [plans[k] for k in keys], source, [_datasets_of(ruleset.get(k[0])) for k in keys]
     )
     measured = dict(zip(keys, frames, strict=True))
+    logger.info(
+        "evaluated %d rules for %s from %s in %.2fs",
+        len(chosen),
+        ", ".join(str(m) for m in _months(months)),
+        source.root,
+        time.perf_counter() - started,
+    )
     return score(chosen, _months(months), measured, missing, tables, _branch_ids(source), branches)
 
 

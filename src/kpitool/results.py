@@ -73,9 +73,11 @@ def filter_status(results: pl.DataFrame, statuses: Sequence[str]) -> pl.DataFram
     return results.filter(pl.col("status").is_in(list(statuses)))
 
 
-def breaches(results: pl.DataFrame, level: str) -> bool:
-    """Whether any result is at `level` (warn or fail) or worse, for `--fail-on`."""
+def breaches(results: pl.DataFrame, level: str, *, period: str | None = None) -> bool:
+    """Whether any result (of `period`, if given) is at `level` (warn or fail) or worse."""
     worst = {"warn": ("warn", "fail"), "fail": ("fail",)}[level]
+    if period is not None:
+        results = results.filter(pl.col("period") == period)
     return bool(results.filter(pl.col("status").is_in(worst)).height)
 
 
