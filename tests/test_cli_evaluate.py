@@ -344,3 +344,35 @@ def test_logs_go_to_stderr_with_timestamps_and_quiet_silences_them(cli, claims_d
     )
     quiet = cli("--quiet", *args)
     assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_target_for_an_unknown_branch_is_a_one_line_error(cli, claims_dir: Path) -> None:
+    write_dataset(
+        claims_dir,
+        "targets",
+        [
+            {
+                "rule_id": "claims.closed_within_5d_rate",
+                "branch_id": "B1",
+                "period_end": "2015-12-31",
+                "target": 0.9,
+            },
+            {
+                "rule_id": "claims.closed_within_5d_rate",
+                "branch_id": "B9",
+                "period_end": "2015-12-31",
+                "target": 0.9,
+            },
+        ],
+    )
+    result = cli("evaluate", "-m", "2015-03", "--data", str(claims_dir), "--format", "json")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.strip() == (
+        f"Error: {claims_dir / 'targets.parquet'}: row 2: branch_id 'B9' is not a branch in "
+        "branches"
+    )
+
+
+def test_json_is_byte_identical_across_runs(cli, claims_dir: Path) -> None:
+    args = ["evaluate", "-m", "2015-03", "--data", str(claims_dir), "--format", "json"]
+    assert cli(*args).stdout == cli(*args).stdout

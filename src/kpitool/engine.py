@@ -269,10 +269,27 @@ def _measure_plan(
 
 
 def _read_tables(source: DataSource) -> TargetTables:
-    def read(name: str) -> pl.DataFrame | None:
-        return source.scan(name).collect() if source.has(name) else None
+    """The targets and benchmarks, read once; a target for an unknown branch is an error."""
 
-    return TargetTables(read("targets"), read("benchmarks"))
+    def read(name: str) -> pl.DataFrame | None:
+        if not source.has(name):
+            return None
+        try:
+            return source.scan(name).collect()
+        except pl.exceptions.PolarsError as exc:
+            raise source.explain_failure(name, exc) from None
+
+    targets = read("targets")
+    if targets is not None and source.has("branches"):
+        known = set(_branch_ids(source))
+        for index, branch in enumerate(targets["branch_id"].to_list()):
+            if branch is not None and branch not in known:
+                files = source.files("targets")
+                where = files[0] if len(files) == 1 else source.root / "targets"
+                raise DataError(
+                    f"{where}: row {index + 1}: branch_id {branch!r} is not a branch in branches"
+                )
+    return TargetTables(targets, read("benchmarks"))
 
 
 def _branch_ids(source: DataSource) -> list[str]:

@@ -63,8 +63,12 @@ def empty_results() -> pl.DataFrame:
 
 
 def _clean(value: Any) -> Any:
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
+    """JSON-safe and reproducible: no NaN, and floats to 12 significant digits so that the
+    order in which parallel sums were added cannot change the output's bytes."""
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return None
+        return float(f"{value:.12g}")
     return value
 
 
