@@ -77,7 +77,7 @@ def test_evaluate_json_has_the_kpis_md_shape(cli, claims_dir: Path) -> None:
         "period": "2015-03",
         "scope": "company",
         "scope_id": "ALL",
-        "value": 2 / 3,
+        "value": 0.666666666667,  # 2/3 to 12 significant digits
         "numerator": 2.0,
         "denominator": 3.0,
         "target": 0.98,
