@@ -1,193 +1,49 @@
-"""The Polars engine: evaluates rules over lazy scans, all scopes in one grouped pass per rule.
+"""The Polars engine: every rule evaluated for every asked month in one grouped pass.
 
-Each rule becomes a lazy population (scan → declared lookups → computed columns → period
-window → filter → entities → window columns), aggregated per scope with group-bys (never a
-loop over branches). Every rule's plan is collected together in one streaming `collect_all`,
-so plans sharing a scan share it.
+A rule's population (see `kpitool.population`) carries the month each row counts in, so one
+lazy plan per rule aggregates all months and all scopes with group-bys (never a loop over
+branches or months). All rules' plans are collected together in one streaming `collect_all`.
+Scoring against targets is engine-neutral (`kpitool.scoring`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from kpitool.catalogue import DataSource, open_data
 from kpitool.errors import DataError, UsageError
-from kpitool.expr import parse_expression, to_polars
 from kpitool.log import logger
 from kpitool.periods import Month, parse_month
-from kpitool.rules import GRAIN_COLUMNS, Lookup, PeriodSpec, Rule, RuleSet, load_rules
+from kpitool.population import PERIOD, Context, Missing, period_columns, population
+from kpitool.rules import GRAIN_COLUMNS, Rule, RuleSet, load_rules
 from kpitool.schema import DATASETS
 from kpitool.scoring import score
 from kpitool.targets import TargetTables
 
-__all__ = ["BUNDLED_DATA", "evaluate", "exceptions", "numerator_rows", "population"]
+__all__ = ["BUNDLED_DATA", "evaluate", "exceptions", "numerator_rows"]
 
 BUNDLED_DATA = Path(__file__).resolve().parents[2] / "sample_data"
 
 
-class _Missing(Exception):
-    """A dataset or column a rule needs is absent: the rule is n/a with this reason."""
-
-
-@dataclass
-class _Context:
-    """One evaluation: the data, the month, and scans shared by every rule."""
-
-    source: DataSource
-    month: Month
-    scans: dict[str, pl.LazyFrame] = field(default_factory=dict)
-
-    @property
-    def params(self) -> dict[str, Any]:
-        m = self.month
-        return {
-            "month": str(m),
-            "year": str(m.year),
-            "period_start": m.first_day,
-            "period_end": m.last_day,
-            "quarter_start": m.quarter_first_day,
-            "year_start": m.year_first_day,
-        }
-
-    def scan(self, name: str) -> pl.LazyFrame:
-        if name not in self.scans:
-            if not self.source.has(name):
-                raise _Missing(f"dataset missing: {name}")
-            try:
-                self.scans[name] = self.source.scan(name)
-            except DataError as exc:
-                raise _Missing(str(exc)) from None
-        return self.scans[name]
-
-    def at(self, month: Month) -> _Context:
-        return _Context(self.source, month, self.scans)
-
-    def compile(self, text: str, **extra: Any) -> pl.Expr:
-        return to_polars(
-            parse_expression(text), {**self.params, **extra.pop("params", {})}, **extra
-        )
-
-
-def _period_mask(spec: PeriodSpec, month: Month) -> pl.Expr:
-    window = month.window(spec.window)
-    day = pl.col(spec.date).cast(pl.Date)
-    mask = day <= pl.lit(window.end)
-    return mask & (day >= pl.lit(window.start)) if window.start else mask
-
-
-def _rename_keys(frame: pl.LazyFrame, keys: dict[str, str]) -> list[pl.Expr]:
-    return [pl.col(theirs).alias(mine) for mine, theirs in keys.items()]
-
-
-def _apply_lookup(
-    frame: pl.LazyFrame, lookup: Lookup, ctx: _Context, extra_filter: pl.Expr | None = None
-) -> pl.LazyFrame:
-    other = ctx.scan(lookup.dataset)
-    if lookup.where:
-        other = other.filter(ctx.compile(lookup.where))
-    if extra_filter is not None:
-        other = other.filter(extra_filter)
-    keys = lookup.keys
-    on = list(keys)
-    if lookup.columns:
-        wanted = _rename_keys(other, keys) + [
-            pl.col(src).alias(new) for new, src in lookup.columns.items()
-        ]
-        table = other.select(wanted).unique(subset=on, keep="first", maintain_order=True)
-        frame = frame.join(table, on=on, how="left")
-    if lookup.exists and lookup.match:
-        other_columns = other.collect_schema().names()
-        qualified = {f"lookup.{c}": f"__lookup_{c}" for c in other_columns}
-        candidates = other.select(
-            _rename_keys(other, keys) + [pl.col(c).alias(f"__lookup_{c}") for c in other_columns]
-        )
-        indexed = frame.with_row_index("__row")
-        matched = (
-            indexed.join(candidates, on=on, how="inner")
-            .filter(ctx.compile(lookup.match, qualified=qualified))
-            .select("__row")
-            .unique()
-            .with_columns(pl.lit(True).alias(lookup.exists))
-        )
-        frame = (
-            indexed.join(matched, on="__row", how="left")
-            .with_columns(pl.col(lookup.exists).fill_null(False))
-            .drop("__row")
-        )
-    elif lookup.exists:
-        flags = (
-            other.select(_rename_keys(other, keys))
-            .unique()
-            .with_columns(pl.lit(True).alias(lookup.exists))
-        )
-        frame = frame.join(flags, on=on, how="left").with_columns(
-            pl.col(lookup.exists).fill_null(False)
-        )
-    return frame
-
-
-def population(
-    rule: Rule, ctx: _Context, tables: TargetTables, period: PeriodSpec | None = None
-) -> pl.LazyFrame:
-    """The lazy rows a rule measures, for the context's month (period overrides the rule's)."""
-    frame = ctx.scan(rule.dataset)
-    for lookup in rule.lookups:
-        frame = _apply_lookup(frame, lookup, ctx)
-    if rule.measure.kind == "coverage" and rule.measure.facts is not None:
-        facts = rule.measure.facts
-        key = facts.key or ""
-        fact_lookup = Lookup(
-            dataset=facts.dataset or rule.dataset, by=key, exists="covered", where=facts.where
-        )
-        mask = _period_mask(facts.period, ctx.month) if facts.period else None
-        frame = _apply_lookup(frame, fact_lookup, ctx, mask)
-    if rule.deadline is not None:
-        own = tables.deadline_frame(rule.deadline.rule)
-        default = tables.deadline(rule.deadline.rule, None)
-        frame = frame.join(own.lazy(), on="branch_id", how="left").with_columns(
-            pl.col("deadline").fill_null(pl.lit(default, dtype=pl.Date))
-        )
-    for name, text in rule.columns.items():
-        frame = frame.with_columns(ctx.compile(text).alias(name))
-    period = period or rule.period
-    if period is not None:
-        frame = frame.filter(_period_mask(period, ctx.month))
-    if rule.where:
-        frame = frame.filter(ctx.compile(rule.where))
-    if rule.entities is not None:
-        entities = rule.entities
-        frame = frame.group_by(entities.key).agg(
-            ctx.compile(text).alias(name) for name, text in entities.columns.items()
-        )
-        if entities.where:
-            frame = frame.filter(ctx.compile(entities.where))
-    for name, text in rule.window_columns.items():
-        frame = frame.with_columns(ctx.compile(text).alias(name))
-    return frame
-
-
-def _aggregates(rule: Rule, ctx: _Context) -> list[pl.Expr]:
-    """numerator and denominator (the population size, or the sum of a mean's values)."""
+def _aggregates(rule: Rule, ctx: Context) -> list[pl.Expr]:
+    """numerator and denominator (the population size, or the count of a mean's values)."""
     m = rule.measure
-    kind = m.kind
     condition = ctx.compile(m.condition).fill_null(False) if m.condition else None
     of = ctx.compile(m.of) if m.of else None
-    if kind == "mean" and of is not None:
+    if m.kind == "mean" and of is not None:
         num, den = of.sum(), of.count()
-    elif kind == "sum" and of is not None:
+    elif m.kind == "sum" and of is not None:
         num, den = of.sum(), pl.len()
-    elif kind == "count_distinct" and of is not None:
+    elif m.kind == "count_distinct" and of is not None:
         num = (of.filter(condition) if condition is not None else of).drop_nulls().n_unique()
         den = pl.len()
-    elif kind in ("ratio", "rate"):
+    elif m.kind in ("ratio", "rate"):
         num, den = (of.sum() if of is not None else pl.len()), pl.len()
-    elif kind == "coverage":
+    elif m.kind == "coverage":
         num, den = pl.col("covered").sum(), pl.len()
     elif condition is not None:  # share, detection
         num, den = condition.sum(), pl.len()
@@ -208,27 +64,24 @@ def _scopes(rule: Rule, by: Sequence[str], columns: set[str]) -> list[str]:
 
 def _grouped(frame: pl.LazyFrame, scope: str, aggs: list[pl.Expr]) -> pl.LazyFrame:
     if scope == "company":
-        return frame.select(aggs).with_columns(pl.lit("ALL").alias("scope_id"))
+        return frame.group_by(PERIOD).agg(aggs).with_columns(pl.lit("ALL").alias("scope_id"))
     column = GRAIN_COLUMNS[scope]
     return (
         frame.filter(pl.col(column).is_not_null())
-        .group_by(column)
+        .group_by(PERIOD, column)
         .agg(aggs)
         .rename({column: "scope_id"})
         .with_columns(pl.col("scope_id").cast(pl.String))
     )
 
 
-def _measure_plan(
-    rule: Rule, ctx: _Context, tables: TargetTables, by: Sequence[str]
-) -> pl.LazyFrame:
-    """A lazy frame of (scope, scope_id, numerator, denominator) for one rule and month."""
-    frame = population(rule, ctx, tables)
-    columns = set(frame.collect_schema().names())
+def _measure_plan(rule: Rule, ctx: Context, by: Sequence[str]) -> pl.LazyFrame:
+    """(__period, scope, scope_id, numerator, denominator) of one rule for the context's months."""
+    frame = population(rule, ctx)
     aggs = _aggregates(rule, ctx)
-    parts = []
     denominator = rule.measure.denominator
     den_frame = None
+    den_aggs: list[pl.Expr] = []
     if denominator is not None:
         den_rule = (
             rule
@@ -243,26 +96,28 @@ def _measure_plan(
                     "where": denominator.where,
                     "deadline": None,
                     "period": denominator.period,
+                    "measure": rule.measure.model_copy(update={"kind": "count", "facts": None}),
                 }
             )
         )
-        den_frame = population(den_rule, ctx, tables)
+        den_frame = population(den_rule, ctx)
         den_of = ctx.compile(denominator.of) if denominator.of else None
         den_aggs = [
             (den_of.sum() if den_of is not None else pl.len()).cast(pl.Float64).alias("denominator")
         ]
-    for scope in _scopes(rule, by, columns):
+    parts = []
+    for scope in _scopes(rule, by, set(frame.collect_schema().names())):
         plan = _grouped(frame, scope, aggs)
         if den_frame is not None:
             den_plan = _grouped(den_frame, scope, den_aggs)
             plan = (
                 plan.drop("denominator")
-                .join(den_plan, on="scope_id", how="full", coalesce=True)
+                .join(den_plan, on=[PERIOD, "scope_id"], how="full", coalesce=True)
                 .with_columns(pl.col("numerator").fill_null(0.0))
             )
         parts.append(
             plan.with_columns(pl.lit(scope).alias("scope")).select(
-                "scope", "scope_id", "numerator", "denominator"
+                PERIOD, "scope", "scope_id", "numerator", "denominator"
             )
         )
     return pl.concat(parts, how="vertical_relaxed")
@@ -340,6 +195,14 @@ def _datasets_of(rule: Rule) -> set[str]:
     return names
 
 
+def _prior(rule: Rule, month: Month) -> Month | None:
+    if rule.target is None or rule.target.prior is None:
+        return None
+    if rule.target.prior.period == "same_month_last_year":
+        return month.same_month_last_year()
+    return month.previous()
+
+
 def evaluate(
     months: Month | str | Sequence[Month | str],
     data: DataSource | Path | str | None = None,
@@ -358,39 +221,48 @@ def evaluate(
     started = time.perf_counter()
     source, ruleset = _resolve_inputs(data, rules)
     chosen = ruleset.select(list(rule_ids) if rule_ids else None)
-    tables = _read_tables(source)
-    base = _Context(source, _months(months)[0])
-    jobs: list[tuple[Rule, Month]] = []
-    for month in _months(months):
-        for rule in chosen:
-            jobs.append((rule, month))
-            if rule.target is not None and rule.target.prior is not None:
-                prior = (
-                    month.same_month_last_year()
-                    if rule.target.prior.period == "same_month_last_year"
-                    else month.previous()
-                )
-                jobs.append((rule, prior))
-    plans: dict[tuple[str, Month], pl.LazyFrame] = {}
+    asked = _months(months)
+    ctx = Context(source, asked, _read_tables(source))
+    plans: dict[str, pl.LazyFrame] = {}
     missing: dict[tuple[str, Month], str] = {}
-    for rule, month in jobs:
+    for rule in chosen:
+        needed = set(asked) | {p for m in asked if (p := _prior(rule, m)) is not None}
         try:
-            plans[(rule.id, month)] = _measure_plan(rule, base.at(month), tables, by)
-        except _Missing as exc:
-            missing[(rule.id, month)] = str(exc)
-    keys = list(plans)
+            plans[rule.id] = _measure_plan(rule, ctx.with_months(sorted(needed)), by)
+        except Missing as exc:
+            missing.update({(rule.id, m): str(exc) for m in needed})
     frames = _collect(
-        [plans[k] for k in keys], source, [_datasets_of(ruleset.get(k[0])) for k in keys]
+        list(plans.values()), source, [_datasets_of(ruleset.get(rule_id)) for rule_id in plans]
     )
-    measured = dict(zip(keys, frames, strict=True))
+    measured: dict[tuple[str, Month], pl.DataFrame] = {}
+    for rule_id, frame in zip(plans, frames, strict=True):
+        for (period,), part in frame.partition_by(PERIOD, as_dict=True).items():
+            measured[(rule_id, parse_month(str(period)))] = part.drop(PERIOD)
+        for month in asked:
+            measured.setdefault((rule_id, month), frame.clear().drop(PERIOD))
     logger.info(
         "evaluated %d rules for %s from %s in %.2fs",
         len(chosen),
-        ", ".join(str(m) for m in _months(months)),
+        ", ".join(str(m) for m in asked),
         source.root,
         time.perf_counter() - started,
     )
-    return score(chosen, _months(months), measured, missing, tables, _branch_ids(source), branches)
+    return score(chosen, asked, measured, missing, ctx.tables, _branch_ids(source), branches)
+
+
+def _detail_frame(
+    rule: Rule, month: Month | str, source: DataSource, window_override: bool
+) -> tuple[pl.LazyFrame, Context]:
+    """The population of one month, for listing rows (exceptions, explain)."""
+    ctx = Context(source, _months(month)[:1], _read_tables(source))
+    period = rule.period
+    spec = rule.exceptions
+    if window_override and spec is not None and spec.window is not None and period is not None:
+        period = period.model_copy(update={"window": spec.window})
+    try:
+        return population(rule, ctx, period), ctx
+    except Missing as exc:
+        raise DataError(f"{rule.id}: {exc}") from None
 
 
 def exceptions(
@@ -407,32 +279,22 @@ def exceptions(
     if not rule.detection:
         raise UsageError(f"rule {rule_id} lists no exceptions (it is not a detection rule)")
     spec = rule.exceptions
-    the_month = _months(month)[0]
-    ctx = _Context(source, the_month)
-    tables = _read_tables(source)
-    period = rule.period
-    if spec is not None and spec.window is not None and period is not None:
-        period = period.model_copy(update={"window": spec.window})
-    try:
-        frame = population(rule, ctx, tables, period)
-    except _Missing as exc:
-        raise DataError(f"{rule_id}: {exc}") from None
+    frame, ctx = _detail_frame(rule, month, source, window_override=True)
     columns = frame.collect_schema().names()
     if spec is not None and spec.group_by:
-        keys = spec.group_by
         aggs = [pl.len().cast(pl.Int64).alias("count")]
-        if "branch_id" in columns and "branch_id" not in keys:
+        if "branch_id" in columns and "branch_id" not in spec.group_by:
             aggs.append(pl.col("branch_id").min())
         if spec.having:
             aggs.append(ctx.compile(spec.having).alias("__keep"))
-        frame = frame.group_by(keys).agg(aggs)
+        frame = frame.group_by(spec.group_by).agg(aggs)
         if spec.having:
             frame = frame.filter(pl.col("__keep")).drop("__keep")
     else:
         condition = spec.where if spec is not None and spec.where else rule.measure.condition
         if condition:
             frame = frame.filter(ctx.compile(condition).fill_null(False))
-    show = list(spec.show) if spec is not None and spec.show else []
+    show = list(spec.show) if spec is not None else []
     lead = ["branch_id"] if "branch_id" in frame.collect_schema().names() else []
     selected = lead + [c for c in show if c not in lead]
     frame = frame.select(selected)
@@ -453,7 +315,7 @@ def _shown_columns(rule: Rule, columns: list[str]) -> list[str]:
     ]
     wanted = {
         "branch_id",
-        *(rule.period.date for _ in [0] if rule.period),
+        *([rule.period.date] if rule.period else []),
         *rule.columns,
         *rule.window_columns,
         *(lk.exists or "" for lk in rule.lookups),
@@ -482,11 +344,7 @@ def numerator_rows(
     """The first rows behind a rule's numerator (its population, for means and ratios)."""
     source, ruleset = _resolve_inputs(data, rules)
     rule = ruleset.get(rule_id)
-    ctx = _Context(source, _months(month)[0])
-    try:
-        frame = population(rule, ctx, _read_tables(source))
-    except _Missing as exc:
-        raise DataError(f"{rule_id}: {exc}") from None
+    frame, ctx = _detail_frame(rule, month, source, window_override=False)
     if rule.measure.condition and rule.measure.kind in ("share", "detection", "count_distinct"):
         frame = frame.filter(ctx.compile(rule.measure.condition).fill_null(False))
     elif rule.measure.kind == "coverage":
@@ -494,5 +352,6 @@ def numerator_rows(
     columns = frame.collect_schema().names()
     if branch is not None and "branch_id" in columns:
         frame = frame.filter(pl.col("branch_id") == branch)
-    frame = frame.select(_shown_columns(rule, columns)).limit(limit)
+    shown = [c for c in _shown_columns(rule, columns) if c not in period_columns()]
+    frame = frame.select(shown).sort(shown, nulls_last=True).limit(limit)
     return _collect([frame], source, [_datasets_of(rule)])[0]

@@ -18,7 +18,7 @@ Named parameters (`:period_end`, `:month` …) are the evaluation period's dates
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import polars as pl
@@ -91,18 +91,23 @@ def to_polars(
     params: Mapping[str, Any] | None = None,
     *,
     qualified: Mapping[str, str] | None = None,
+    partition: Sequence[str] = (),
 ) -> pl.Expr:
     """Compile a parsed expression to a Polars expression.
 
-    `qualified` maps qualified names (`lookup.issued_at`) to the frame's column names.
+    `qualified` maps qualified names (`lookup.issued_at`) to the frame's column names;
+    `partition` columns are added to every window's PARTITION BY (the evaluated month).
     """
-    return _PolarsCompiler(params or {}, qualified or {}).compile(tree)
+    return _PolarsCompiler(params or {}, qualified or {}, partition).compile(tree)
 
 
 class _PolarsCompiler:
-    def __init__(self, params: Mapping[str, Any], qualified: Mapping[str, str]) -> None:
+    def __init__(
+        self, params: Mapping[str, Any], qualified: Mapping[str, str], partition: Sequence[str]
+    ) -> None:
         self.params = params
         self.qualified = qualified
+        self.partition = [pl.col(name) for name in partition]
 
     def compile(self, node: exp.Expression) -> pl.Expr:
         c = self.compile
@@ -258,7 +263,10 @@ class _PolarsCompiler:
         if node.args.get("order") is not None or node.args.get("spec") is not None:
             raise ExpressionError("windows take PARTITION BY only (no ORDER BY or frame)")
         inner = self.compile(node.this)
-        partition = [self.compile(p) for p in node.args.get("partition_by") or []]
+        partition = [
+            *self.partition,
+            *(self.compile(p) for p in node.args.get("partition_by") or []),
+        ]
         return inner.over(partition) if partition else inner
 
 

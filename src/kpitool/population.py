@@ -1,0 +1,235 @@
+"""A rule's population as a lazy Polars frame, for many months in one pass.
+
+Every row is joined to the evaluated months it counts in (a month-index range join: the
+month itself, the quarter or year to date, as-of, or the last 24 months), carrying the
+month's dates as columns. Parameters such as `:period_end` compile to those columns, so
+one plan per rule serves every month, and grouping by `__period` splits them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from kpitool.catalogue import DataSource
+from kpitool.errors import DataError
+from kpitool.expr import parse_expression, to_polars
+from kpitool.periods import Month, WindowKind
+from kpitool.rules import Lookup, PeriodSpec, Rule
+from kpitool.targets import TargetTables
+
+__all__ = ["PERIOD", "Context", "Missing", "population"]
+
+PERIOD = "__period"
+_PARAMS: dict[str, pl.Expr] = {
+    "month": pl.col(PERIOD),
+    "year": pl.col("__year"),
+    "period_start": pl.col("__period_start"),
+    "period_end": pl.col("__period_end"),
+    "quarter_start": pl.col("__quarter_start"),
+    "year_start": pl.col("__year_start"),
+}
+_MONTH_COLUMNS = (
+    "__pm",
+    "__lo_quarter",
+    "__lo_ytd",
+    "__lo_rolling_24m",
+    "__year",
+    "__period_start",
+    "__period_end",
+    "__quarter_start",
+    "__year_start",
+)
+
+
+class Missing(Exception):
+    """A dataset or column a rule needs is absent: the rule is n/a with this reason."""
+
+
+def _index(month: Month) -> int:
+    return month.year * 12 + month.month - 1
+
+
+def months_frame(months: Sequence[Month]) -> pl.LazyFrame:
+    """One row per evaluated month: its index, window bounds and dates."""
+    ms = sorted(set(months))
+    return pl.LazyFrame(
+        {
+            PERIOD: [str(m) for m in ms],
+            "__pm": [_index(m) for m in ms],
+            "__lo_quarter": [_index(Month(m.year, m.quarter_first_day.month)) for m in ms],
+            "__lo_ytd": [_index(Month(m.year, 1)) for m in ms],
+            "__lo_rolling_24m": [_index(m) - 23 for m in ms],
+            "__year": [str(m.year) for m in ms],
+            "__period_start": [m.first_day for m in ms],
+            "__period_end": [m.last_day for m in ms],
+            "__quarter_start": [m.quarter_first_day for m in ms],
+            "__year_start": [m.year_first_day for m in ms],
+        },
+        schema_overrides={
+            "__pm": pl.Int32,
+            "__lo_quarter": pl.Int32,
+            "__lo_ytd": pl.Int32,
+            "__lo_rolling_24m": pl.Int32,
+        },
+    )
+
+
+@dataclass
+class Context:
+    """One evaluation: the data, the months, the target tables and scans shared by rules."""
+
+    source: DataSource
+    months: list[Month]
+    tables: TargetTables
+    scans: dict[str, pl.LazyFrame] = field(default_factory=dict)
+
+    def scan(self, name: str) -> pl.LazyFrame:
+        if name not in self.scans:
+            if not self.source.has(name):
+                raise Missing(f"dataset missing: {name}")
+            try:
+                self.scans[name] = self.source.scan(name)
+            except DataError as exc:
+                raise Missing(str(exc)) from None
+        return self.scans[name]
+
+    def with_months(self, months: Sequence[Month]) -> Context:
+        return Context(self.source, list(months), self.tables, self.scans)
+
+    def compile(self, text: str, **options: Any) -> pl.Expr:
+        """Compile a rule expression; period parameters read the row's month columns."""
+        return to_polars(parse_expression(text), _PARAMS, partition=[PERIOD], **options)
+
+
+def _uses_parameters(text: str) -> bool:
+    return "placeholder" in {type(n).__name__.lower() for n in parse_expression(text).walk()}
+
+
+def in_periods(frame: pl.LazyFrame, spec: PeriodSpec | None, ctx: Context) -> pl.LazyFrame:
+    """Join each row to the evaluated months whose window holds its date (all, without one)."""
+    months = months_frame(ctx.months)
+    if spec is None:
+        return frame.join(months, how="cross")
+    day = pl.col(spec.date)
+    index = day.dt.year().cast(pl.Int32) * 12 + day.dt.month().cast(pl.Int32) - 1
+    frame = frame.with_columns(index.alias("__m"))
+    window: WindowKind = spec.window
+    if window == "month":
+        joined = frame.join(months, left_on="__m", right_on="__pm", how="inner").with_columns(
+            pl.col("__m").alias("__pm")
+        )
+    elif window == "asof":
+        joined = frame.join_where(months, pl.col("__m") <= pl.col("__pm"))
+    else:
+        joined = frame.join_where(
+            months, pl.col("__m") >= pl.col(f"__lo_{window}"), pl.col("__m") <= pl.col("__pm")
+        )
+    return joined.drop("__m")
+
+
+def _keyed(other: pl.LazyFrame, keys: dict[str, str]) -> list[pl.Expr]:
+    return [pl.col(theirs).alias(mine) for mine, theirs in keys.items()]
+
+
+def _apply_lookup(frame: pl.LazyFrame, lookup: Lookup, ctx: Context) -> pl.LazyFrame:
+    other = ctx.scan(lookup.dataset)
+    if lookup.where:
+        other = other.filter(ctx.compile(lookup.where))
+    keys = lookup.keys
+    on = list(keys)
+    if lookup.columns:
+        wanted = _keyed(other, keys) + [
+            pl.col(src).alias(new) for new, src in lookup.columns.items()
+        ]
+        table = other.select(wanted).unique(subset=on, keep="first", maintain_order=True)
+        frame = frame.join(table, on=on, how="left")
+    if lookup.exists and lookup.match:
+        names = other.collect_schema().names()
+        qualified = {f"lookup.{c}": f"__lookup_{c}" for c in names}
+        candidates = other.select(
+            _keyed(other, keys) + [pl.col(c).alias(f"__lookup_{c}") for c in names]
+        )
+        indexed = frame.with_row_index("__row")
+        matched = (
+            indexed.join(candidates, on=on, how="inner")
+            .filter(ctx.compile(lookup.match, qualified=qualified))
+            .select("__row")
+            .unique()
+            .with_columns(pl.lit(True).alias(lookup.exists))
+        )
+        frame = (
+            indexed.join(matched, on="__row", how="left")
+            .with_columns(pl.col(lookup.exists).fill_null(False))
+            .drop("__row")
+        )
+    elif lookup.exists:
+        flags = (
+            other.select(_keyed(other, keys))
+            .unique()
+            .with_columns(pl.lit(True).alias(lookup.exists))
+        )
+        frame = frame.join(flags, on=on, how="left").with_columns(
+            pl.col(lookup.exists).fill_null(False)
+        )
+    return frame
+
+
+def _covered(frame: pl.LazyFrame, rule: Rule, ctx: Context) -> pl.LazyFrame:
+    """Flag `covered` per entity and month: a fact of the month's window matches it."""
+    facts = rule.measure.facts
+    assert facts is not None and facts.key is not None
+    rows = in_periods(ctx.scan(facts.dataset or rule.dataset), facts.period, ctx)
+    if facts.where:
+        rows = rows.filter(ctx.compile(facts.where))
+    flags = (
+        rows.select(pl.col(facts.key), pl.col(PERIOD))
+        .unique()
+        .with_columns(pl.lit(True).alias("covered"))
+    )
+    return frame.join(flags, on=[facts.key, PERIOD], how="left").with_columns(
+        pl.col("covered").fill_null(False)
+    )
+
+
+def population(rule: Rule, ctx: Context, period: PeriodSpec | None = None) -> pl.LazyFrame:
+    """The rows a rule measures, each tagged with the month (`__period`) it counts in."""
+    frame = ctx.scan(rule.dataset)
+    for lookup in rule.lookups:
+        frame = _apply_lookup(frame, lookup, ctx)
+    if rule.deadline is not None:
+        own = ctx.tables.deadline_frame(rule.deadline.rule)
+        default = ctx.tables.deadline(rule.deadline.rule, None)
+        frame = frame.join(own.lazy(), on="branch_id", how="left").with_columns(
+            pl.col("deadline").fill_null(pl.lit(default, dtype=pl.Date))
+        )
+    early = {n: t for n, t in rule.columns.items() if not _uses_parameters(t)}
+    for name, text in early.items():
+        frame = frame.with_columns(ctx.compile(text).alias(name))
+    frame = in_periods(frame, period or rule.period, ctx)
+    if rule.measure.kind == "coverage":
+        frame = _covered(frame, rule, ctx)
+    for name, text in rule.columns.items():
+        if name not in early:
+            frame = frame.with_columns(ctx.compile(text).alias(name))
+    if rule.where:
+        frame = frame.filter(ctx.compile(rule.where))
+    if rule.entities is not None:
+        entities = rule.entities
+        frame = frame.group_by(entities.key, PERIOD).agg(
+            ctx.compile(text).alias(name) for name, text in entities.columns.items()
+        )
+        frame = frame.join(months_frame(ctx.months).drop(_MONTH_COLUMNS[:4]), on=PERIOD)
+        if entities.where:
+            frame = frame.filter(ctx.compile(entities.where))
+    for name, text in rule.window_columns.items():
+        frame = frame.with_columns(ctx.compile(text).alias(name))
+    return frame
+
+
+def period_columns() -> tuple[str, ...]:
+    """The helper columns `population` adds, to drop before showing rows."""
+    return (PERIOD, *_MONTH_COLUMNS)
