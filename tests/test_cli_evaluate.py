@@ -376,3 +376,34 @@ def test_target_for_an_unknown_branch_is_a_one_line_error(cli, claims_dir: Path)
 def test_json_is_byte_identical_across_runs(cli, claims_dir: Path) -> None:
     args = ["evaluate", "-m", "2015-03", "--data", str(claims_dir), "--format", "json"]
     assert cli(*args).stdout == cli(*args).stdout
+
+
+def test_unparseable_value_names_file_row_and_column(cli, tmp_path: Path) -> None:
+    header = (
+        "claim_id,policy_id,branch_id,channel,agent_id,product_line,claim_type,"
+        "incident_date,reported_at,closed_at,claimed_amount,paid_amount,expense_amount,"
+        "investigated,investigation_positive,investigator_id\n"
+    )
+    good = "c1,p1,B1,individual,,short,medical,2015-03-01,2015-03-02,2015-03-04,100,,,false,,\n"
+    bad = "c2,p1,B1,individual,,short,medical,2015-03-01,2015-02-30,2015-03-04,100,,,false,,\n"
+    (tmp_path / "claims.csv").write_text(header + good + bad, encoding="utf-8")
+    out = tmp_path / "results.json"
+    result = cli(
+        "evaluate",
+        "-m",
+        "2015-03",
+        "--data",
+        str(tmp_path),
+        "--rule",
+        "claims.closed_within_5d_rate",
+        "--format",
+        "json",
+        "--output",
+        str(out),
+    )
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {tmp_path / 'claims.csv'}: row 2: column reported_at: "
+        "'2015-02-30' is not a valid date\n"
+    )
+    assert not out.exists()

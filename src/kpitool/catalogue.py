@@ -18,6 +18,23 @@ __all__ = ["DataSource", "open_data"]
 _SUFFIXES = (".parquet", ".csv")
 
 
+def _parse_text(text: pl.Expr, column_type: str) -> pl.Expr:
+    """Canonical CSV text parsed as its type, null where it does not parse."""
+    if column_type == "date":
+        return text.str.to_date("%Y-%m-%d", strict=False)
+    if column_type == "datetime":
+        return text.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False)
+    if column_type == "bool":
+        return text.str.to_lowercase().replace_strict(
+            {"true": True, "false": False}, default=None, return_dtype=pl.Boolean
+        )
+    if column_type == "int":
+        return text.cast(pl.Int64, strict=False)
+    if column_type == "float":
+        return text.cast(pl.Float64, strict=False)
+    return text
+
+
 class DataSource:
     """The datasets of one data directory, each scanned lazily with canonical names and types."""
 
@@ -54,6 +71,38 @@ class DataSource:
             else:
                 frames.append(pl.scan_csv(path, schema_overrides=schema))
         return pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+
+    def explain_failure(self, name: str, exc: Exception) -> DataError:
+        """Find the first value of dataset `name` that does not parse: file, row, column.
+
+        Rows are numbered from 1 for the first data row (a CSV's header is not a row).
+        """
+        schema = dataset(name).polars_schema
+        for path in self.files(name):
+            if path.suffix != ".csv":
+                continue
+            raw = pl.scan_csv(path, infer_schema=False).with_row_index("__row", offset=1)
+            names = raw.collect_schema().names()
+            for column, dtype in schema.items():
+                if column not in names or dtype == pl.String:
+                    continue
+                bad = (
+                    raw.select("__row", pl.col(column))
+                    .filter(
+                        pl.col(column).is_not_null()
+                        & _parse_text(pl.col(column), dataset(name).column(column).type).is_null()
+                    )
+                    .head(1)
+                    .collect()
+                )
+                if bad.height:
+                    row, value = bad.row(0)
+                    return DataError(
+                        f"{path}: row {row}: column {column}: {value!r} is not a "
+                        f"valid {dataset(name).column(column).type}"
+                    )
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return DataError(f"{self.root}: dataset {name}: {first}")
 
 
 def open_data(root: Path | str) -> DataSource:

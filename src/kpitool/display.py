@@ -79,7 +79,9 @@ def results_table(results: pl.DataFrame, rules: RuleSet, lang: Lang = "zh") -> T
         else ["Rule", "Period", "Scope", "Value", "Target", "Status", "Note"]
     )
     for header in headers:
-        table.add_column(header, justify="right" if header in ("值", "Value") else "left")
+        table.add_column(
+            header, justify="right" if header in ("值", "Value") else "left", overflow="fold"
+        )
     for row in results.iter_rows(named=True):
         rule = rules.get(row["rule_id"])
         status = row["status"]

@@ -132,7 +132,7 @@ def _read_tables(source: DataSource) -> TargetTables:
         try:
             return source.scan(name).collect()
         except pl.exceptions.PolarsError as exc:
-            raise source.explain_failure(name, exc) from None
+            raise _diagnose(source, {name}, exc) from None
 
     targets = read("targets")
     if targets is not None and source.has("branches"):
@@ -179,12 +179,22 @@ def _collect(
             try:
                 plan.collect(engine="streaming")
             except pl.exceptions.PolarsError as inner:
-                for name in sorted(names):
-                    error = source.explain_failure(name, inner)
-                    if error is not None:
-                        raise error from None
-                raise DataError(f"cannot evaluate: {str(inner).splitlines()[0]}") from None
+                raise _diagnose(source, names, inner) from None
         raise DataError(f"cannot evaluate: {str(exc).splitlines()[0]}") from None
+
+
+def _diagnose(source: DataSource, names: set[str], exc: Exception) -> DataError:
+    """The most precise error for a failed plan: a dataset's bad value (file, row, column)."""
+    found: list[DataError] = []
+    for name in sorted(names):
+        try:
+            found.append(source.explain_failure(name, exc))
+        except pl.exceptions.PolarsError:
+            continue
+    precise = [e for e in found if ": row " in str(e)]
+    if precise or found:
+        return (precise or found)[0]
+    return DataError(f"cannot evaluate: {str(exc).strip().splitlines()[0]}")
 
 
 def _datasets_of(rule: Rule) -> set[str]:
