@@ -10,6 +10,8 @@ INTERVAL n DAY|MONTH|YEAR`), rules may call:
 
 - `minutes_between(a, b)`: (b − a) in minutes, as a float;
 - `days_between(a, b)`: calendar days from a's date to b's date, as an integer;
+- `working_days_between(a, b)`: working days after a's date up to b's date, counted with
+  the `calendar` dataset (null where a date is outside it);
 - `concat_ws(sep, x, …)`: the non-null strings joined by sep.
 
 Named parameters (`:period_end`, `:month` …) are the evaluation period's dates, see `PARAMETERS`.
@@ -29,6 +31,7 @@ from sqlglot.errors import ParseError
 __all__ = [
     "CUSTOM_FUNCTIONS",
     "PARAMETERS",
+    "WORKDAY_INDEX",
     "ExpressionError",
     "parse_expression",
     "referenced_columns",
@@ -44,7 +47,9 @@ PARAMETERS = (
     "year_start",
     "deadline",
 )
-CUSTOM_FUNCTIONS = ("MINUTES_BETWEEN", "DAYS_BETWEEN", "CONCAT_WS")
+CUSTOM_FUNCTIONS = ("MINUTES_BETWEEN", "DAYS_BETWEEN", "WORKING_DAYS_BETWEEN", "CONCAT_WS")
+WORKDAY_INDEX = "__workday_index"
+"""Parameter holding {date: number of working days up to and including it}, from `calendar`."""
 _INTERVAL_UNITS = {
     "DAY": "d",
     "DAYS": "d",
@@ -222,13 +227,22 @@ class _PolarsCompiler:
         return result
 
     def _custom(self, name: str, args: list[exp.Expression]) -> pl.Expr:
-        if name in ("MINUTES_BETWEEN", "DAYS_BETWEEN") and len(args) != 2:
+        if name.endswith("_BETWEEN") and len(args) != 2:
             raise ExpressionError(f"{name.lower()}(start, end) takes two arguments")
         start, end = (self.compile(a) for a in args)
         if name == "MINUTES_BETWEEN":
             return (end - start).dt.total_seconds(fractional=True) / 60.0
         if name == "DAYS_BETWEEN":
             return (end.cast(pl.Date) - start.cast(pl.Date)).dt.total_days()
+        if name == "WORKING_DAYS_BETWEEN":
+            index = self.params.get(WORKDAY_INDEX)
+            if index is None:
+                raise ExpressionError("working_days_between() needs the calendar dataset")
+
+            def position(day: pl.Expr) -> pl.Expr:
+                return day.cast(pl.Date).replace_strict(index, default=None, return_dtype=pl.Int64)
+
+            return position(end) - position(start)
         raise ExpressionError(f"unknown function {name.lower()}()")
 
     def _aggregate(self, node: exp.Expression, where: pl.Expr | None) -> pl.Expr:

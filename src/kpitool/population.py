@@ -16,7 +16,7 @@ import polars as pl
 
 from kpitool.catalogue import DataSource
 from kpitool.errors import DataError
-from kpitool.expr import parse_expression, to_polars
+from kpitool.expr import WORKDAY_INDEX, parse_expression, to_polars
 from kpitool.periods import Month, WindowKind
 from kpitool.rules import Lookup, PeriodSpec, Rule
 from kpitool.targets import TargetTables
@@ -86,6 +86,7 @@ class Context:
     months: list[Month]
     tables: TargetTables
     scans: dict[str, pl.LazyFrame] = field(default_factory=dict)
+    _workdays: dict[Any, int] | None = None
 
     def scan(self, name: str) -> pl.LazyFrame:
         if name not in self.scans:
@@ -102,7 +103,18 @@ class Context:
 
     def compile(self, text: str, **options: Any) -> pl.Expr:
         """Compile a rule expression; period parameters read the row's month columns."""
-        return to_polars(parse_expression(text), _PARAMS, partition=[PERIOD], **options)
+        params: dict[str, Any] = dict(_PARAMS)
+        if "working_days_between" in text.lower():
+            params[WORKDAY_INDEX] = self.workday_index()
+        return to_polars(parse_expression(text), params, partition=[PERIOD], **options)
+
+    def workday_index(self) -> dict[Any, int]:
+        """{date: working days up to it} from the calendar dataset (read once, it is small)."""
+        if self._workdays is None:
+            calendar = self.scan("calendar").select("date", "is_workday").sort("date").collect()
+            counts = calendar["is_workday"].fill_null(False).cast(pl.Int64).cum_sum()
+            self._workdays = dict(zip(calendar["date"].to_list(), counts.to_list(), strict=True))
+        return self._workdays
 
 
 def _uses_parameters(text: str) -> bool:
