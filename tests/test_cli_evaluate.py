@@ -407,3 +407,53 @@ def test_unparseable_value_names_file_row_and_column(cli, tmp_path: Path) -> Non
         "'2015-02-30' is not a valid date\n"
     )
     assert not out.exists()
+
+
+def test_branch_option_limits_counter_rows_to_its_counters(cli, tmp_path: Path) -> None:
+    write_dataset(tmp_path, "branches", DEFAULT_BRANCHES)
+    write_dataset(
+        tmp_path,
+        "counters",
+        [
+            {"counter_id": "C1", "branch_id": "B1", "counter_name": "市区柜面"},
+            {"counter_id": "C2", "branch_id": "B2", "counter_name": "丰县柜面"},
+        ],
+    )
+    write_dataset(
+        tmp_path,
+        "counter_visits",
+        [
+            {
+                "ticket_id": "t1",
+                "counter_id": "C1",
+                "branch_id": "B1",
+                "arrived_at": "2015-03-02 09:00:00",
+                "called_at": "2015-03-02 09:04:00",
+                "finished_at": "2015-03-02 09:10:00",
+            },
+            {
+                "ticket_id": "t2",
+                "counter_id": "C2",
+                "branch_id": "B2",
+                "arrived_at": "2015-03-02 09:00:00",
+                "called_at": "2015-03-02 09:30:00",
+                "finished_at": "2015-03-02 09:31:00",
+            },
+        ],
+    )
+    result = cli(
+        "evaluate",
+        "-m",
+        "2015-03",
+        "--data",
+        str(tmp_path),
+        "--rule",
+        "counter.queue_time_avg",
+        "--branch",
+        "B2",
+        "--format",
+        "json",
+    )
+    rows = [(r["scope"], r["scope_id"], r["value"]) for r in json.loads(result.stdout)]
+    # The company still counts both visits: (4 + 30) / 2 = 17 minutes.
+    assert rows == [("company", "ALL", 17.0), ("branch", "B2", 30.0), ("counter", "C2", 30.0)]

@@ -153,6 +153,19 @@ def _branch_ids(source: DataSource) -> list[str]:
     return source.scan("branches").select("branch_id").collect()["branch_id"].to_list()
 
 
+def _owners(source: DataSource) -> dict[tuple[str, str], str]:
+    """(scope, id) -> branch_id for counters and agents, to limit their rows by branch."""
+    owners: dict[tuple[str, str], str] = {}
+    for scope, name, key in (
+        ("counter", "counters", "counter_id"),
+        ("agent", "agents", "agent_id"),
+    ):
+        if source.has(name):
+            frame = source.scan(name).select(key, "branch_id").collect()
+            owners.update({(scope, k): b for k, b in frame.iter_rows()})
+    return owners
+
+
 def _resolve_inputs(
     data: DataSource | Path | str | None, rules: RuleSet | Path | str | None
 ) -> tuple[DataSource, RuleSet]:
@@ -257,7 +270,10 @@ def evaluate(
         source.root,
         time.perf_counter() - started,
     )
-    return score(chosen, asked, measured, missing, ctx.tables, _branch_ids(source), branches)
+    owners = _owners(source) if branches else {}
+    return score(
+        chosen, asked, measured, missing, ctx.tables, _branch_ids(source), branches, owners
+    )
 
 
 def _detail_frame(

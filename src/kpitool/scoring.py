@@ -118,8 +118,14 @@ def score(
     tables: TargetTables,
     all_branches: Sequence[str],
     branches: Sequence[str] | None,
+    owners: dict[tuple[str, str], str] | None = None,
 ) -> pl.DataFrame:
-    """The results frame (RESULT_SCHEMA) for every rule and month."""
+    """The results frame (RESULT_SCHEMA) for every rule and month.
+
+    With `branches`, branch rows are limited to them, and so are counter and agent rows whose
+    owning branch `owners` knows ((scope, id) -> branch_id).
+    """
+    owners = owners or {}
     rows: list[dict[str, Any]] = []
     for month in months:
         for rule in rules:
@@ -143,7 +149,12 @@ def score(
                     )
             seen: set[tuple[str, str]] = set()
             for r in frame.iter_rows(named=True):
-                if r["scope"] == "branch" and branches and r["scope_id"] not in branches:
+                owner = (
+                    r["scope_id"]
+                    if r["scope"] == "branch"
+                    else owners.get((r["scope"], r["scope_id"]))
+                )
+                if branches and owner is not None and owner not in branches:
                     continue
                 seen.add((r["scope"], r["scope_id"]))
                 rows.append(
