@@ -9,6 +9,7 @@ from kpitool.engine import evaluate, exceptions
 from kpitool.errors import ConfigError, DataError, KpiError, OutputError, RuleError, UsageError
 from kpitool.periods import Month, parse_month
 from kpitool.rules import Rule, RuleSet, load_rules
+from kpitool.sample import generate_sample_data
 from kpitool.schema import DATASETS
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "__version__",
     "evaluate",
     "exceptions",
+    "generate_sample_data",
     "load_rules",
     "open_data",
     "parse_month",

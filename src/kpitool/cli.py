@@ -13,8 +13,7 @@ from typing import Annotated, Any
 
 import polars as pl
 import typer
-from rich.console import Console
-from rich.table import Table
+from rich.console import Console, RenderableType
 from typer.core import TyperGroup
 
 from kpitool import __version__
@@ -37,6 +36,7 @@ from kpitool.periods import parse_month
 from kpitool.query import run_query
 from kpitool.results import breaches, filter_status, results_to_records, write_frame
 from kpitool.rules import load_rules, rule_yaml
+from kpitool.sample import generate_sample_data
 
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
@@ -164,7 +164,7 @@ def _emit(
     fmt: str,
     output: Path | None,
     records: list[dict[str, object]] | None,
-    table: Callable[[], Table],
+    table: Callable[[], RenderableType],
 ) -> None:
     """Print or write a frame in the chosen format (the table goes to the terminal only)."""
     _check_output(fmt, output)
@@ -295,6 +295,31 @@ def explain_command(
     rows = found.rows if unmask else mask_frame(found.rows)
     stdout.print(explanation_text(found, cfg["lang"]))
     stdout.print(frame_table(rows, title=rows_title(found, cfg["lang"])))
+
+
+@app.command("sample-data")
+def sample_data_command(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the datasets into.")],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same files.")] = 7,
+    branches: Annotated[int, typer.Option("--branches", help="Number of branches (≥ 2).")] = 8,
+    year: Annotated[
+        int, typer.Option("--year", help="The evaluated year (the one before is written too).")
+    ] = 2015,
+    scale: Annotated[
+        float, typer.Option("--scale", help="Multiply the fact volumes (benchmarks use 100+).")
+    ] = 1.0,
+) -> None:
+    """Write a realistic city company's 18 datasets, with the failures the work plan names.
+
+    Example: kpitool sample-data --out demo --seed 3 --branches 12
+    """
+    summary = generate_sample_data(out, seed=seed, branches=branches, year=year, scale=scale)
+    table = frame_table(
+        pl.DataFrame({"dataset": list(summary.rows), "rows": list(summary.rows.values())}),
+        title=f"sample data in {summary.out}",
+    )
+    stdout.print(table)
+    stdout.print(f"{len(summary.files)} files written")
 
 
 @app.command("query")

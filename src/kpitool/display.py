@@ -11,6 +11,8 @@ from functools import partial
 from typing import Literal
 
 import polars as pl
+from rich import box
+from rich.console import Group
 from rich.table import Table
 
 from kpitool.explain import Explanation
@@ -45,16 +47,28 @@ _UNITS = {
     "en": {"minutes": " min", "per_10k": " per 10k", "count": ""},
 }
 _OPS = {"<=": "≤", ">=": "≥", "=": "="}
+_UNIT_NOTE = {
+    "zh": {"rate": "%", "ratio": "%", "minutes": "分钟", "count": "件", "per_10k": "每万件"},
+    "en": {
+        "rate": "%",
+        "ratio": "%",
+        "minutes": "minutes",
+        "count": "count",
+        "per_10k": "per 10,000",
+    },
+}
 
 
-def format_value(value: float | None, unit: str, lang: Lang = "zh") -> str:
-    """A value as a reader expects it: 98.5%, 12.3 分钟, 4 件, 0.62 (ratio)."""
+def format_value(
+    value: float | None, unit: str, lang: Lang = "zh", *, compact: bool = False
+) -> str:
+    """A value as a reader expects it: 98.5%, 12.3 分钟, 4 件; `compact` for narrow cells."""
     if value is None:
         return "—"
-    if unit == "rate":
-        return f"{value * 100:.1f}%"
-    if unit == "ratio":
-        return f"{value * 100:.1f}%"
+    if unit in ("rate", "ratio"):
+        return f"{value * 100:.0f}" if compact else f"{value * 100:.1f}%"
+    if compact:
+        return f"{value:,.0f}" if unit == "count" else f"{value:.1f}"
     if unit == "count":
         return f"{value:,.0f}{_UNITS[lang]['count']}"
     if unit == "per_10k":
@@ -98,32 +112,41 @@ def results_table(results: pl.DataFrame, rules: RuleSet, lang: Lang = "zh") -> T
     return table
 
 
-def trend_table(results: pl.DataFrame, rules: RuleSet, lang: Lang = "zh") -> Table:
-    """Months side by side: one row per rule and scope, a column per month, status marked."""
+def trend_table(results: pl.DataFrame, rules: RuleSet, lang: Lang = "zh") -> Group:
+    """Months side by side: a small table per rule, a row per scope, failures marked.
+
+    Cells are compact (whole percents) so a year fits an 80-column terminal.
+    """
     periods = sorted(results["period"].unique().to_list())
-    table = Table(title="KPI 趋势" if lang == "zh" else "KPI trend", header_style="bold")
-    table.add_column("指标" if lang == "zh" else "Rule", no_wrap=True)
-    table.add_column("范围" if lang == "zh" else "Scope")
-    for period in periods:
-        table.add_column(
-            period[5:] if len(set(p[:4] for p in periods)) == 1 else period, justify="right"
-        )
-    cells: dict[tuple[str, str, str], dict[str, str]] = {}
+    one_year = len({p[:4] for p in periods}) == 1
+    cells: dict[str, dict[str, dict[str, str]]] = {}
     for row in results.iter_rows(named=True):
         rule = rules.get(row["rule_id"])
-        scope = "ALL" if row["scope"] == "company" else f"{row['scope']}:{row['scope_id']}"
+        scope = "ALL" if row["scope"] == "company" else row["scope_id"]
         status = row["status"]
-        mark = (
-            ""
-            if status in ("pass", "n/a")
-            else f" [{_STATUS_STYLES[status]}]{STATUS_SYMBOLS[status]}[/]"
+        bad = status in ("warn", "fail")
+        mark = f"[{_STATUS_STYLES[status]}]{STATUS_SYMBOLS[status]}[/]" if bad else " "
+        value = format_value(row["value"], rule.unit, lang, compact=True)
+        cells.setdefault(row["rule_id"], {}).setdefault(scope, {})[row["period"]] = value + mark
+    tables = []
+    for rule_id, by_scope in cells.items():
+        rule = rules.get(rule_id)
+        unit = _UNIT_NOTE[lang][rule.unit]
+        table = Table(
+            title=f"{rule_id} · {getattr(rule.title, lang)} ({unit})",
+            title_justify="left",
+            header_style="bold",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            padding=(0, 0, 0, 1),
         )
-        cells.setdefault((row["rule_id"], scope, rule.unit), {})[row["period"]] = (
-            format_value(row["value"], rule.unit, lang) + mark
-        )
-    for (rule_id, scope, _unit), by_period in cells.items():
-        table.add_row(rule_id, scope, *(by_period.get(p, "") for p in periods))
-    return table
+        table.add_column("范围" if lang == "zh" else "Scope", no_wrap=True, min_width=5)
+        for period in periods:
+            table.add_column(period[5:] if one_year else period, justify="right", no_wrap=True)
+        for scope, by_period in by_scope.items():
+            table.add_row(scope, *(by_period.get(p, "") for p in periods))
+        tables.append(table)
+    return Group(*tables)
 
 
 def describe_target(rule: Rule, lang: Lang = "zh") -> str:
