@@ -6,6 +6,7 @@ Errors become `Error: …` on stderr and an exit code in one place, `_KpiGroup.i
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,8 +19,10 @@ from typer.core import TyperGroup
 
 from kpitool import __version__
 from kpitool.catalogue import open_data
+from kpitool.check import check_data
 from kpitool.config import Config, load_config
 from kpitool.display import (
+    check_tables,
     explanation_text,
     frame_table,
     mask_frame,
@@ -174,6 +177,37 @@ def _emit(
     text = write_frame(frame, fmt, output, records=records)  # type: ignore[arg-type]
     if text is not None:
         sys.stdout.write(text)
+
+
+@data_app.command("check")
+def data_check_command(
+    ctx: typer.Context,
+    data: DataOption = DEFAULT_DATA,
+    catalogue: Annotated[
+        Path | None,
+        typer.Option(
+            "--catalogue",
+            help="Catalogue YAML mapping the extracts (default: "
+            "catalogue.yaml in the data directory, if any).",
+        ),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """Check every dataset: rows, columns, and each problem with file, row and column.
+
+    Exit 2 when any error is found, 0 when clean (warnings allowed).
+
+    Example: kpitool data check --data extracts/ --catalogue extracts/catalogue.yaml
+    """
+    _choice(fmt, ("table", "json"), "--format")
+    cfg = _settings(ctx, data=data, catalogue=catalogue)
+    report = check_data(open_data(cfg["data"], cfg["catalogue"]))
+    if fmt == "json":
+        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        stdout.print(check_tables(report))
+    if not report.ok:
+        raise typer.Exit(2)
 
 
 @app.command("evaluate")

@@ -15,6 +15,7 @@ from rich import box
 from rich.console import Group
 from rich.table import Table
 
+from kpitool.check import CheckReport
 from kpitool.explain import Explanation
 from kpitool.rules import Rule, RuleSet
 
@@ -22,6 +23,7 @@ __all__ = [
     "STATUS_LABELS",
     "STATUS_SYMBOLS",
     "Lang",
+    "check_tables",
     "describe_target",
     "explanation_text",
     "format_target",
@@ -271,6 +273,50 @@ def rows_title(found: Explanation, lang: Lang = "zh") -> str:
     if lang == "zh":
         return "计入分子的前几行" if behind else "总体的前几行"
     return "First rows counted in the numerator" if behind else "First rows of the population"
+
+
+def check_tables(report: CheckReport, shown_per_kind: int = 5) -> Group:
+    """The data check as a person reads it: a summary per dataset, then the problems, a few
+    rows per kind and column with how many more there are."""
+    summary = Table(title="kpitool data check", header_style="bold")
+    for header in ("dataset", "files", "rows", "columns", "errors", "warnings"):
+        summary.add_column(header, justify="left" if header == "dataset" else "right")
+    for d in report.datasets:
+        errors = f"[bold red]{d.errors}[/]" if d.errors else "0"
+        summary.add_row(
+            d.dataset, str(d.files), f"{d.rows:,}", str(d.columns), errors, str(d.warnings)
+        )
+    problems = Table(title="problems", header_style="bold")
+    for header in ("", "file", "row", "column", "problem"):
+        problems.add_column(header, overflow="fold")
+    seen: dict[tuple[str, str, str | None], int] = {}
+    for p in report.problems:
+        group = (p.dataset, p.kind, p.column)
+        seen[group] = seen.get(group, 0) + 1
+        total = report.counts.get((p.dataset, p.kind, p.column or ""), seen[group])
+        if seen[group] <= shown_per_kind:
+            mark = "[bold red]✗[/]" if p.severity == "error" else "[yellow]![/]"
+            problems.add_row(
+                mark,
+                p.file or p.dataset,
+                "" if p.row is None else str(p.row),
+                p.column or "",
+                p.message,
+            )
+        elif seen[group] == shown_per_kind + 1:
+            problems.add_row(
+                "",
+                "",
+                "",
+                p.column or "",
+                f"… and {total - shown_per_kind:,} more {p.kind} problems",
+            )
+    verdict = (
+        "[green]✓ no errors[/]"
+        if report.ok
+        else f"[bold red]✗ {sum(d.errors for d in report.datasets):,} errors[/]"
+    )
+    return Group(summary, problems, verdict) if report.problems else Group(summary, verdict)
 
 
 def rules_table(rules: RuleSet, lang: Lang = "zh") -> Table:
