@@ -37,6 +37,7 @@ from kpitool.explain import explain
 from kpitool.log import configure_logging
 from kpitool.periods import parse_month
 from kpitool.query import run_query
+from kpitool.report import render_reports
 from kpitool.results import breaches, filter_status, results_to_records, write_frame
 from kpitool.rules import load_rules, rule_yaml
 from kpitool.sample import generate_sample_data
@@ -354,6 +355,55 @@ def sample_data_command(
     )
     stdout.print(table)
     stdout.print(f"{len(summary.files)} files written")
+
+
+@app.command("report")
+def report_command(
+    ctx: typer.Context,
+    month: MonthOption,
+    data: DataOption = DEFAULT_DATA,
+    rules: RulesOption = DEFAULT_RULES,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder; reports go to OUT/YYYY-MM/.")
+    ] = None,
+    branch: BranchOption = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", "-f", help="html, pdf or html,pdf (default).")
+    ] = None,
+    lang: LangOption = None,
+    templates: Annotated[
+        Path | None,
+        typer.Option("--templates", help="Folder of templates overriding the bundled ones."),
+    ] = None,
+    reproducible: Annotated[
+        bool, typer.Option("--reproducible", help="Fixed generated-at, for byte-identical HTML.")
+    ] = False,
+) -> None:
+    """Make every branch's report and the company's for a month: HTML and PDF.
+
+    Example: kpitool report --month 2015-03 --branch B03 --format pdf
+    """
+    cfg = _settings(
+        ctx, data=data, rules=rules, out=out, format=fmt, lang=lang, templates=templates
+    )
+    quiet = bool((ctx.find_root().obj or {}).get("quiet"))
+    summary = render_reports(
+        month,
+        cfg["data"],
+        cfg["rules"],
+        cfg["out"],
+        branches=branch,
+        formats=[f.strip() for f in cfg["format"].split(",") if f.strip()],
+        lang=cfg["lang"],
+        templates=cfg["templates"],
+        progress=not quiet and sys.stderr.isatty(),
+        reproducible=reproducible,
+    )
+    if not quiet:
+        stdout.print(
+            f"{len(summary.files)} files written to {summary.folder} "
+            f"in {summary.timings['total']:.1f}s"
+        )
 
 
 @app.command("query")

@@ -258,6 +258,8 @@ class RuleSet:
         self.version = digest[:12]
         self.files = files
         self._by_id = {rule.id: rule for rule in rules}
+        self.section_of: dict[str, str] = {}
+        """rule id -> the key in `sections` of the file (section of the work plan) it is in."""
 
     def __iter__(self) -> Any:
         return iter(self.rules)
@@ -459,6 +461,7 @@ def load_rules(path: Path | str | None = None) -> RuleSet:
     rules: list[Rule] = []
     sections: dict[str, Title] = {}
     seen: dict[str, Path] = {}
+    owners: dict[str, str] = {}
     for file in files:
         digest.update(file.name.encode() + b"\0" + file.read_bytes())
         parsed = _load_file(file)
@@ -467,6 +470,7 @@ def load_rules(path: Path | str | None = None) -> RuleSet:
             if rule.id in seen:
                 raise RuleError(f"{file}: {rule.id}: id already defined in {seen[rule.id]}")
             seen[rule.id] = file
+            owners[rule.id] = file.stem
             for key, text in rule.expressions().items():
                 try:
                     parse_expression(text)
@@ -476,4 +480,6 @@ def load_rules(path: Path | str | None = None) -> RuleSet:
             if problem:
                 raise RuleError(f"{file}: {rule.id}: {problem}")
             rules.append(rule)
-    return RuleSet(rules, sections, digest.hexdigest(), files)
+    ruleset = RuleSet(rules, sections, digest.hexdigest(), files)
+    ruleset.section_of.update(owners)
+    return ruleset
