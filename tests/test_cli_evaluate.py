@@ -457,3 +457,130 @@ def test_branch_option_limits_counter_rows_to_its_counters(cli, tmp_path: Path) 
     rows = [(r["scope"], r["scope_id"], r["value"]) for r in json.loads(result.stdout)]
     # The company still counts both visits: (4 + 30) / 2 = 17 minutes.
     assert rows == [("company", "ALL", 17.0), ("branch", "B2", 30.0), ("counter", "C2", 30.0)]
+
+
+def test_by_channel_adds_channel_rows(cli, tmp_path: Path) -> None:
+    write_dataset(tmp_path, "branches", DEFAULT_BRANCHES)
+    write_dataset(
+        tmp_path,
+        "claims",
+        [
+            {
+                "claim_id": "c1",
+                "branch_id": "B1",
+                "channel": "individual",
+                "reported_at": "2015-03-02",
+                "closed_at": "2015-03-03",
+            },
+            {
+                "claim_id": "c2",
+                "branch_id": "B2",
+                "channel": "individual",
+                "reported_at": "2015-03-02",
+                "closed_at": "2015-03-20",
+            },
+            {
+                "claim_id": "c3",
+                "branch_id": "B2",
+                "channel": "group",
+                "reported_at": "2015-03-02",
+                "closed_at": "2015-03-04",
+            },
+        ],
+    )
+    result = cli(
+        "evaluate",
+        "-m",
+        "2015-03",
+        "--data",
+        str(tmp_path),
+        "--rule",
+        "claims.closed_within_5d_rate",
+        "--by",
+        "channel",
+        "--format",
+        "json",
+    )
+    channels = {
+        r["scope_id"]: r["value"] for r in json.loads(result.stdout) if r["scope"] == "channel"
+    }
+    assert channels == {"group": 1.0, "individual": 0.5}
+    bad = cli("evaluate", "-m", "2015-03", "--data", str(tmp_path), "--by", "region")
+    assert bad.exit_code == 2 and "--by 'region': expected one of" in bad.stderr
+
+
+def test_version_and_every_command_help_has_an_example(cli) -> None:
+    from kpitool import __version__
+
+    version = cli("--version")
+    assert version.exit_code == 0 and version.stdout.strip() == f"kpitool {__version__}"
+    for command in (
+        ["evaluate"],
+        ["exceptions"],
+        ["explain"],
+        ["query"],
+        ["report"],
+        ["sample-data"],
+        ["data", "check"],
+        ["rules", "list"],
+        ["rules", "show"],
+        ["rules", "validate"],
+        ["config", "show"],
+    ):
+        shown = cli(*command, "--help")
+        assert shown.exit_code == 0, command
+        assert "Example: kpitool" in shown.stdout, command
+
+
+def test_csv_export_neutralises_spreadsheet_formulas(cli, tmp_path: Path) -> None:
+    write_dataset(tmp_path, "branches", DEFAULT_BRANCHES)
+    write_dataset(
+        tmp_path,
+        "claims",
+        [
+            {
+                "claim_id": '=HYPERLINK("http://x")',
+                "branch_id": "B1",
+                "product_line": "short",
+                "claimed_amount": 3000,
+                "closed_at": "2015-03-02",
+            },
+            {
+                "claim_id": "-2+3",
+                "branch_id": "B1",
+                "product_line": "short",
+                "claimed_amount": 3000,
+                "closed_at": "2015-03-03",
+            },
+        ],
+    )
+    result = cli(
+        "exceptions",
+        "claims.mandatory_investigation",
+        "-m",
+        "2015-03",
+        "--data",
+        str(tmp_path),
+        "--format",
+        "csv",
+    )
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("B1,'-2+3,") for line in lines)
+    assert any(line.startswith("B1,\"'=HYPERLINK(") for line in lines)
+
+
+def test_query_writes_parquet_output(cli, claims_dir: Path, tmp_path: Path) -> None:
+    target = tmp_path / "q.parquet"
+    result = cli(
+        "query",
+        "SELECT branch_id, COUNT(*) AS n FROM claims GROUP BY branch_id ORDER BY branch_id",
+        "--data",
+        str(claims_dir),
+        "--format",
+        "parquet",
+        "--output",
+        str(target),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert pl.read_parquet(target).rows() == [("B1", 2), ("B2", 1)]

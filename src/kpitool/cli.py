@@ -483,7 +483,7 @@ app.add_typer(config_app, name="config")
 def config_show(ctx: typer.Context, fmt: FormatOption = "table") -> None:
     """Print every setting's effective value and where it came from.
 
-    Example: KPITOOL_LANG=en kpitool config show
+    Example: kpitool config show --format json
     """
     _choice(fmt, ("table", "json"), "--format")
     cfg = _settings(ctx)
