@@ -62,13 +62,22 @@ _UNIT_NOTE = {
 
 
 def format_value(
-    value: float | None, unit: str, lang: Lang = "zh", *, compact: bool = False
+    value: float | None,
+    unit: str,
+    lang: Lang = "zh",
+    *,
+    compact: bool = False,
+    near: float | None = None,
 ) -> str:
     """A value as a reader expects it: 98.5%, 12.3 分钟, 4 件; `compact` for narrow cells."""
     if value is None:
         return "—"
     if unit in ("rate", "ratio"):
-        return f"{value * 100:.0f}" if compact else f"{value * 100:.1f}%"
+        if compact:
+            return f"{value * 100:.0f}"
+        if near is not None and value != near and abs(value - near) < 0.0005:
+            return f"{value * 100:.2f}%"  # 97.96% must not read as the 98.0% it misses
+        return f"{value * 100:.1f}%"
     if compact:
         return f"{value:,.0f}" if unit == "count" else f"{value:.1f}"
     if unit == "count":
@@ -86,31 +95,41 @@ def format_target(rule: Rule, target: float | None, lang: Lang = "zh") -> str:
 
 
 def results_table(results: pl.DataFrame, rules: RuleSet, lang: Lang = "zh") -> Table:
-    """A rich table of evaluation results, one row per rule, period and scope."""
-    title = "KPI 评估结果" if lang == "zh" else "KPI results"
+    """A rich table of evaluation results: a row per rule and scope; the period goes in the
+    title when there is one, and the note column only appears when a row has a note."""
+    zh = lang == "zh"
+    periods = sorted(results["period"].unique().to_list()) if results.height else []
+    one_period = len(periods) == 1
+    title = ("KPI 评估结果" if zh else "KPI results") + (f" · {periods[0]}" if one_period else "")
     table = Table(title=title, header_style="bold")
-    headers = (
-        ["指标", "期间", "范围", "值", "目标", "状态", "说明"]
-        if lang == "zh"
-        else ["Rule", "Period", "Scope", "Value", "Target", "Status", "Note"]
-    )
-    for header in headers:
-        table.add_column(
-            header, justify="right" if header in ("值", "Value") else "left", overflow="fold"
-        )
+    table.add_column("指标" if zh else "Rule", overflow="fold", ratio=3)
+    if not one_period:
+        table.add_column("期间" if zh else "Period", no_wrap=True)
+    table.add_column("范围" if zh else "Scope", overflow="fold", ratio=1)
+    table.add_column("值" if zh else "Value", justify="right", no_wrap=True)
+    table.add_column("目标" if zh else "Target", no_wrap=True)
+    table.add_column("状态" if zh else "Status", no_wrap=True)
+    with_notes = results.height and results["reason"].drop_nulls().len() > 0
+    if with_notes:
+        table.add_column("说明" if zh else "Note", overflow="fold", ratio=1)
     for row in results.iter_rows(named=True):
         rule = rules.get(row["rule_id"])
         status = row["status"]
-        scope = "ALL" if row["scope"] == "company" else f"{row['scope']}:{row['scope_id']}"
-        table.add_row(
-            f"{rule.id}\n{getattr(rule.title, lang)}",
-            row["period"],
+        scope = {"company": "ALL", "branch": row["scope_id"]}.get(
+            row["scope"], f"{row['scope']} {row['scope_id']}"
+        )
+        cells = [f"{getattr(rule.title, lang)}\n[dim]{rule.id}[/]"]
+        if not one_period:
+            cells.append(row["period"])
+        cells += [
             scope,
-            format_value(row["value"], rule.unit, lang),
+            format_value(row["value"], rule.unit, lang, near=row["target"]),
             format_target(rule, row["target"], lang),
             f"[{_STATUS_STYLES[status]}]{STATUS_SYMBOLS[status]} {STATUS_LABELS[lang][status]}[/]",
-            row["reason"] or "",
-        )
+        ]
+        if with_notes:
+            cells.append(row["reason"] or "")
+        table.add_row(*cells)
     return table
 
 

@@ -110,7 +110,7 @@ def _scorecard(data: ReportData, scope: str, scope_id: str) -> list[dict[str, An
                 "rule_id": rule.id,
                 "title": getattr(rule.title, lang),
                 "note": note,
-                "value": format_value(row["value"], rule.unit, lang),
+                "value": format_value(row["value"], rule.unit, lang, near=row["target"]),
                 "target": format_target(rule, row["target"], lang),
                 "status": status,
                 "css": _CSS[status],
