@@ -19,9 +19,9 @@ from kpitool.errors import DataError, UsageError
 from kpitool.log import logger
 from kpitool.periods import Month, parse_month
 from kpitool.population import PERIOD, Context, Missing, period_columns, population
-from kpitool.rules import GRAIN_COLUMNS, Rule, RuleSet, load_rules
-from kpitool.schema import DATASETS
-from kpitool.scoring import score
+from kpitool.rules import Rule, RuleSet, load_rules
+from kpitool.schema import DATASETS, GRAIN_COLUMNS
+from kpitool.scoring import prior_month, score
 from kpitool.targets import TargetTables
 
 __all__ = ["BUNDLED_DATA", "evaluate", "exceptions", "numerator_rows"]
@@ -218,14 +218,6 @@ def _datasets_of(rule: Rule) -> set[str]:
     return names
 
 
-def _prior(rule: Rule, month: Month) -> Month | None:
-    if rule.target is None or rule.target.prior is None:
-        return None
-    if rule.target.prior.period == "same_month_last_year":
-        return month.same_month_last_year()
-    return month.previous()
-
-
 def evaluate(
     months: Month | str | Sequence[Month | str],
     data: DataSource | Path | str | None = None,
@@ -249,7 +241,7 @@ def evaluate(
     plans: dict[str, pl.LazyFrame] = {}
     missing: dict[tuple[str, Month], str] = {}
     for rule in chosen:
-        needed = set(asked) | {p for m in asked if (p := _prior(rule, m)) is not None}
+        needed = set(asked) | {p for m in asked if (p := prior_month(rule, m)) is not None}
         try:
             plans[rule.id] = _measure_plan(rule, ctx.with_months(sorted(needed)), by)
         except Missing as exc:

@@ -11,7 +11,24 @@ from typing import Literal
 
 import polars as pl
 
-__all__ = ["DATASETS", "Column", "ColumnType", "Dataset", "dataset", "polars_type"]
+__all__ = [
+    "DATASETS",
+    "GRAIN_COLUMNS",
+    "Column",
+    "ColumnType",
+    "Dataset",
+    "dataset",
+    "polars_type",
+]
+
+GRAIN_COLUMNS: dict[str, str] = {
+    "branch": "branch_id",
+    "counter": "counter_id",
+    "channel": "channel",
+    "agent": "agent_id",
+    "investigator": "investigator_id",
+}
+"""The column each reporting grain groups by."""
 
 ColumnType = Literal["str", "int", "float", "bool", "date", "datetime"]
 

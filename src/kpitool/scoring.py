@@ -16,7 +16,7 @@ from kpitool.results import RESULT_SCHEMA
 from kpitool.rules import Rule
 from kpitool.targets import TargetTables, judge, resolve_target
 
-__all__ = ["measure_value", "score"]
+__all__ = ["measure_value", "prior_month", "score"]
 
 _SCOPE_ORDER = {
     "company": 0,
@@ -40,7 +40,8 @@ def measure_value(rule: Rule, numerator: float | None, denominator: float | None
     return numerator
 
 
-def _prior_month(rule: Rule, month: Month) -> Month | None:
+def prior_month(rule: Rule, month: Month) -> Month | None:
+    """The earlier month a rule's prior-period target reads, if it has one."""
     if rule.target is None or rule.target.prior is None:
         return None
     if rule.target.prior.period == "same_month_last_year":
@@ -140,10 +141,10 @@ def score(
                     rows.append({**row, "status": "n/a", "reason": missing[key]})
                 continue
             frame = measured[key]
-            prior_month = _prior_month(rule, month)
+            earlier = prior_month(rule, month)
             prior: dict[tuple[str, str], float | None] = {}
-            if prior_month is not None and (rule.id, prior_month) in measured:
-                for p in measured[(rule.id, prior_month)].iter_rows(named=True):
+            if earlier is not None and (rule.id, earlier) in measured:
+                for p in measured[(rule.id, earlier)].iter_rows(named=True):
                     prior[(p["scope"], p["scope_id"])] = measure_value(
                         rule, p["numerator"], p["denominator"]
                     )
