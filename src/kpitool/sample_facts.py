@@ -1,91 +1,21 @@
-"""The fact datasets of the sample company, vectorised with NumPy and seeded.
-
-Volumes are per branch and month at scale 1; `Plants` says which branch fails which rule.
-"""
+"""The business facts of the sample company (counter visits, policies, claims, callbacks),
+vectorised with NumPy and seeded; `kpitool.sample_ops` has the operational ones."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from kpitool.sample_ops import DAY, OperationFacts, Plants, dates, microseconds
+
 __all__ = ["Facts", "Plants"]
 
-_DAY = np.timedelta64(1, "D")
 
-
-@dataclass(frozen=True)
-class Plants:
-    """Which branch carries each planted failure (see kpitool.sample's table)."""
-
-    slow_counter: str
-    uninspected: str
-    late_group: str
-    late_complaints: str
-    agent_phone: str
-    uninvestigated: str
-    shared_phone: str
-    low_investigation: str
-    rushed_cleanup: str
-    obps_behind: str
-    low_repeat: str
-
-    @classmethod
-    def for_branches(cls, n: int) -> Plants:
-        def b(k: int) -> str:
-            return f"B{(k - 1) % n + 1:02d}"
-
-        return cls(b(3), b(3), b(4), b(4), b(5), b(5), b(6), b(6), b(7), b(8), b(2))
-
-
-def _us(values: np.ndarray) -> np.ndarray:
-    return values.astype("datetime64[us]")
-
-
-def _dates(values: np.ndarray) -> pl.Series:
-    return pl.Series(values.astype("datetime64[D]")).cast(pl.Date)
-
-
-class Facts:
+class Facts(OperationFacts):
     """Generates the ten fact datasets from the reference frames."""
-
-    def __init__(
-        self,
-        rng: np.random.Generator,
-        ref: dict[str, pl.DataFrame],
-        year: int,
-        scale: float,
-        plants: Plants,
-    ) -> None:
-        self.rng, self.ref, self.year, self.scale, self.plants = rng, ref, year, scale, plants
-        self.branches: list[str] = ref["branches"]["branch_id"].to_list()
-        self.start = np.datetime64(f"{year - 1}-01-01")
-        self.end = np.datetime64(f"{year}-12-31")
-
-    def _n(self, per: float) -> int:
-        return max(1, round(per * self.scale))
-
-    def _months(self, first_year: int) -> list[np.datetime64]:
-        return [
-            np.datetime64(f"{y}-{m:02d}")
-            for y in range(first_year, self.year + 1)
-            for m in range(1, 13)
-        ]
-
-    def _spread(self, per_branch_month: float, first_year: int) -> tuple[np.ndarray, np.ndarray]:
-        """Branch ids and days for rows spread over the months (one block per branch-month)."""
-        count = self._n(per_branch_month)
-        branch, day = [], []
-        for month in self._months(first_year):
-            length = int((month + 1 - month).astype("timedelta64[D]") / _DAY)
-            first = month.astype("datetime64[D]")
-            for b in self.branches:
-                branch += [b] * count
-                day.append(first + self.rng.integers(0, length, count) * _DAY)
-        return np.array(branch), np.concatenate(day)
 
     def all(self) -> dict[str, pl.DataFrame]:
         policies = self.policies()
@@ -131,9 +61,9 @@ class Facts:
                 "ticket_id": [f"T{i + 1:08d}" for i in range(len(arrived))],
                 "counter_id": counter[order],
                 "branch_id": np.array(rows["branch_id"])[order],
-                "arrived_at": _us(arrived[order]),
-                "called_at": _us(called[order]),
-                "finished_at": _us(finished[order]),
+                "arrived_at": microseconds(arrived[order]),
+                "called_at": microseconds(called[order]),
+                "finished_at": microseconds(finished[order]),
                 "satisfaction": pl.Series(np.where(rated, score, -1)[order]).replace(-1, None),
             }
         )
@@ -163,7 +93,7 @@ class Facts:
         group_lag = np.where(rng.random(n) < 0.995, rng.integers(0, 5, n), rng.integers(6, 9, n))
         late = (branch == p.late_group) & (rng.random(n) < 0.3)
         lag = np.where(is_group, np.where(late, rng.integers(6, 11, n), group_lag), lag)
-        issued = applied + lag * _DAY
+        issued = applied + lag * DAY
         premium = np.where(
             line == "long", rng.lognormal(np.log(6000), 0.8, n), rng.lognormal(np.log(1100), 0.5, n)
         ).round(2)
@@ -182,7 +112,7 @@ class Facts:
         status = rng.choice(
             ["in_force", "lapsed", "surrendered", "terminated"], n, p=[0.86, 0.07, 0.05, 0.02]
         )
-        status_date = issued + rng.integers(60, 700, n) * _DAY
+        status_date = issued + rng.integers(60, 700, n) * DAY
         status = np.where(status_date > self.end, "in_force", status)
         frame = pl.DataFrame(
             {
@@ -193,11 +123,11 @@ class Facts:
                 "product_line": line,
                 "is_group": is_group,
                 "is_manual_card": pl.Series(is_manual, dtype=pl.Boolean),
-                "applied_at": _dates(applied),
-                "issued_at": _dates(issued),
+                "applied_at": dates(applied),
+                "issued_at": dates(issued),
                 "premium": premium,
                 "status": status,
-                "status_date": _dates(status_date)
+                "status_date": dates(status_date)
                 .to_frame("d")
                 .select(pl.when(pl.Series(status != "in_force")).then(pl.col("d")))
                 .to_series(),
@@ -237,13 +167,13 @@ class Facts:
                 ).sort("issued_at")
                 issued = pool["issued_at"].to_numpy().astype("datetime64[D]")
                 days = reported[mask]
-                eligible = np.searchsorted(issued, days - 10 * _DAY, side="right")
+                eligible = np.searchsorted(issued, days - 10 * DAY, side="right")
                 idx = (rng.random(len(days)) * np.maximum(eligible, 1)).astype(int)
                 pick = pool[idx]
                 rows.append(
                     pick.select(
                         "policy_id", "branch_id", "channel", "agent_id", "product_line", "issued_at"
-                    ).with_columns(reported_at=_dates(days))
+                    ).with_columns(reported_at=dates(days))
                 )
         claims = pl.concat(rows).sort("reported_at", "branch_id", maintain_order=True)
         n = claims.height
@@ -251,7 +181,7 @@ class Facts:
         branch = claims["branch_id"].to_numpy()
         reported = claims["reported_at"].to_numpy().astype("datetime64[D]")
         issued = claims["issued_at"].to_numpy().astype("datetime64[D]")
-        incident = np.maximum(reported - rng.integers(0, 20, n) * _DAY, issued + _DAY)
+        incident = np.maximum(reported - rng.integers(0, 20, n) * DAY, issued + DAY)
         kind = np.where(
             short,
             rng.choice(
@@ -264,7 +194,7 @@ class Facts:
             ),
         )
         lag = np.where(rng.random(n) < 0.996, rng.integers(0, 6, n), rng.integers(6, 25, n))
-        closed = reported + lag * _DAY
+        closed = reported + lag * DAY
         is_open = closed > self.end
         amount = np.where(
             short, rng.lognormal(np.log(1100), 0.6, n), rng.lognormal(np.log(30000), 0.9, n)
@@ -294,8 +224,8 @@ class Facts:
         result: pl.DataFrame = claims.drop("issued_at").with_columns(
             pl.format("L{}", pl.int_range(1, n + 1).cast(pl.String).str.zfill(8)).alias("claim_id"),
             claim_type=pl.Series(kind),
-            incident_date=_dates(incident),
-            closed_at=_dates(closed)
+            incident_date=dates(incident),
+            closed_at=dates(closed)
             .to_frame("d")
             .select(pl.when(pl.Series(~is_open)).then(pl.col("d")))
             .to_series(),
@@ -337,7 +267,7 @@ class Facts:
             phone[shared[:4]] = f"1860000{rng.integers(1000, 9999)}"
         called = (
             new["issued_at"].to_numpy().astype("datetime64[s]")
-            + rng.integers(1, 10, n) * _DAY
+            + rng.integers(1, 10, n) * DAY
             + rng.integers(9 * 3600, 18 * 3600, n) * np.timedelta64(1, "s")
         )
         return (
@@ -346,195 +276,9 @@ class Facts:
                 pl.format("K{}", pl.int_range(1, n + 1).cast(pl.String).str.zfill(8)).alias(
                     "callback_id"
                 ),
-                called_at=pl.Series(_us(called)),
+                called_at=pl.Series(microseconds(called)),
                 phone=pl.Series(phone),
                 success=pl.Series(rng.random(n) < 0.92),
             )
             .filter(pl.col("called_at") <= dt.datetime(self.year, 12, 31, 23, 59))
-        )
-
-    def complaints(self) -> pl.DataFrame:
-        rng, p = self.rng, self.plants
-        branch, day = self._spread(3, self.year - 1)
-        n = len(branch)
-        received = day.astype("datetime64[s]") + rng.integers(
-            8 * 3600, 20 * 3600, n
-        ) * np.timedelta64(1, "s")
-        due = received + 10 * _DAY
-        late = (branch == p.late_complaints) & (rng.random(n) < 0.35)
-        closed = received + np.where(late, rng.integers(11, 20, n), rng.integers(1, 9, n)) * _DAY
-        ok = rng.random((3, n)) < 0.999
-        return pl.DataFrame(
-            {
-                "complaint_id": [f"Q{i + 1:07d}" for i in range(n)],
-                "branch_id": branch,
-                "channel": rng.choice(["individual", "bancassurance", "group"], n),
-                "source": rng.choice(
-                    ["regulator", "hotline", "counter", "other"], n, p=[0.15, 0.5, 0.3, 0.05]
-                ),
-                "received_at": _us(received),
-                "due_at": _us(due),
-                "closed_at": _us(closed),
-                "registered": ok[0],
-                "flow_recorded": ok[1],
-                "documents_kept": ok[2],
-            }
-        )
-
-    def inspections(self) -> pl.DataFrame:
-        rng, p = self.rng, self.plants
-        rows = []
-        for counter_id in self.ref["counters"]["counter_id"]:
-            if counter_id == f"C{p.uninspected[1:]}02":
-                continue
-            for y in (self.year - 1, self.year):
-                for q in range(4):
-                    day = np.datetime64(f"{y}-{3 * q + 1:02d}-01") + rng.integers(0, 55) * _DAY
-                    findings = int(rng.choice([0, 0, 0, 1, 2]))
-                    rows.append(
-                        {
-                            "counter_id": counter_id,
-                            "inspected_on": day.item(),
-                            "findings": findings,
-                            "recheck_done": bool(rng.random() < 0.9) if findings else None,
-                        }
-                    )
-        frame = pl.DataFrame(rows).sort("inspected_on", "counter_id")
-        return frame.with_columns(
-            pl.format("J{}", pl.int_range(1, pl.len() + 1).cast(pl.String).str.zfill(6)).alias(
-                "inspection_id"
-            )
-        )
-
-    def appraisals(self) -> pl.DataFrame:
-        staff = self.ref["staff"]["employee_id"].to_list()
-        periods = [str(m)[:7] for m in self._months(self.year - 1)]
-        n = len(staff) * len(periods)
-        return pl.DataFrame(
-            {
-                "employee_id": staff * len(periods),
-                "period": np.repeat(periods, len(staff)),
-                "appraised": self.rng.random(n) < 0.997,
-            }
-        )
-
-    def renewals(self, policies: pl.DataFrame) -> pl.DataFrame:
-        rng = self.rng
-        renewing = policies.filter(
-            ((pl.col("product_line") == "long") | pl.col("is_manual_card").is_not_null())
-            & pl.col("issued_at").is_not_null()
-        )
-        parts = []
-        for years in (1, 2, 3):
-            due = renewing.with_columns(
-                due_date=pl.col("issued_at").dt.offset_by(f"{years}y")
-            ).filter(
-                (pl.col("due_date") >= dt.date(self.year - 1, 1, 1))
-                & (pl.col("due_date") <= dt.date(self.year, 12, 31))
-                & (pl.col("status") == "in_force")
-            )
-            parts.append(due)
-        due = pl.concat(parts)
-        n = due.height
-        lag = np.where(rng.random(n) < 0.95, rng.integers(0, 31, n), rng.integers(31, 90, n))
-        unpaid = rng.random(n) < 0.02
-        card = due["is_manual_card"].is_not_null().to_numpy()
-        autodebit = rng.random(n) < np.where(card, 0.65, 0.55)
-        paid_at = due["due_date"].to_numpy().astype("datetime64[D]") + lag * _DAY
-        unpaid |= paid_at > self.end
-        return (
-            due.select(
-                "policy_id",
-                "branch_id",
-                "channel",
-                "agent_id",
-                "due_date",
-                pl.col("premium").alias("premium_due"),
-            )
-            .with_columns(
-                paid_at=_dates(paid_at)
-                .to_frame("d")
-                .select(pl.when(pl.Series(~unpaid)).then(pl.col("d")))
-                .to_series(),
-                premium_paid=pl.when(pl.Series(~unpaid)).then(pl.col("premium_due")),
-                autodebit=pl.Series(autodebit),
-            )
-            .sort("due_date", "policy_id")
-        )
-
-    def lapse_cleanup(self, policies: pl.DataFrame) -> pl.DataFrame:
-        rng, p, year = self.rng, self.plants, self.year
-        lapsed = policies.filter(pl.col("status") == "lapsed")
-        per = self._n(120)
-        rows = []
-        for b in self.branches:
-            pool = lapsed.filter(pl.col("branch_id") == b)
-            rows.append(pool.sample(per, with_replacement=True, seed=int(rng.integers(1 << 31))))
-        tasks = pl.concat(rows)
-        n = tasks.height
-        branch = tasks["branch_id"].to_numpy()
-        rushed = branch == p.rushed_cleanup
-        start = np.datetime64(f"{year}-01-05")
-        spread = start + rng.integers(0, 150, n) * _DAY
-        last_two = np.datetime64(f"{year}-06-29") + rng.integers(0, 2, n) * _DAY
-        roll = rng.random(n)
-        completed = np.where(rushed & (roll < 0.55), last_two, spread)
-        done = ~(rushed & (roll > 0.9))
-        unreachable_p = np.where(rushed & (completed >= np.datetime64(f"{year}-06-29")), 0.75, 0.12)
-        outcome = np.where(
-            rng.random(n) < unreachable_p,
-            "unreachable",
-            rng.choice(
-                ["met_policyholder", "phone_confirmed", "reinstated", "surrendered", "other"],
-                n,
-                p=[0.45, 0.35, 0.08, 0.07, 0.05],
-            ),
-        )
-        visited = done & (outcome != "phone_confirmed")
-        good = np.where(rushed, 0.7, 1.0)
-        person = np.where(
-            rng.random(n) < np.where(rushed, 0.6, 1.0),
-            "policyholder",
-            rng.choice(["relative", "neighbour", "other"], n),
-        )
-        flags = {
-            k: rng.random(n) < good
-            for k in ("has_photo", "has_signature", "has_recording", "has_policy_no")
-        }
-        phone_called = start + rng.integers(0, 60, n) * _DAY
-
-        def when(mask: np.ndarray, values: pl.Series) -> pl.Series:
-            return (
-                values.to_frame("v").select(pl.when(pl.Series(mask)).then(pl.col("v"))).to_series()
-            )
-
-        return tasks.select("policy_id", "branch_id", "channel").with_columns(
-            pl.format("W{}", pl.int_range(1, n + 1).cast(pl.String).str.zfill(7)).alias("task_id"),
-            lapse_years=pl.Series(rng.integers(1, 7, n)),
-            phone_called_at=_dates(phone_called),
-            visited_at=when(visited, _dates(completed)),
-            completed_at=when(done, _dates(completed)),
-            outcome=when(done, pl.Series(outcome)),
-            visited_person=when(visited, pl.Series(person)),
-            **{k: pl.Series(v) for k, v in flags.items()},
-        )
-
-    def customer_info(self) -> pl.DataFrame:
-        rng, p = self.rng, self.plants
-        per = self._n(400)
-        branch = np.repeat(self.branches, per)
-        n = len(branch)
-        behind = branch == p.obps_behind
-        day = np.datetime64(f"{self.year}-01-01") + rng.integers(0, 250, n) * _DAY
-        collected = rng.random(n) < np.where(behind, 0.4, 0.97)
-        return pl.DataFrame(
-            {
-                "customer_id": [f"U{i + 1:07d}" for i in range(n)],
-                "branch_id": branch,
-                "in_scope": rng.random(n) < 0.9,
-                "collected_at": _dates(day)
-                .to_frame("d")
-                .select(pl.when(pl.Series(collected)).then(pl.col("d")))
-                .to_series(),
-            }
         )
