@@ -378,6 +378,13 @@ def report_command(
     reproducible: Annotated[
         bool, typer.Option("--reproducible", help="Fixed generated-at, for byte-identical HTML.")
     ] = False,
+    unmask: Annotated[
+        bool,
+        typer.Option(
+            "--unmask",
+            help="Show phones, names and ID numbers in full (recorded in manifest.json).",
+        ),
+    ] = False,
 ) -> None:
     """Make every branch's report and the company's for a month: HTML and PDF.
 
@@ -398,6 +405,7 @@ def report_command(
         templates=cfg["templates"],
         progress=not quiet and sys.stderr.isatty(),
         reproducible=reproducible,
+        unmask=unmask,
     )
     if not quiet:
         stdout.print(

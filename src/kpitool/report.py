@@ -32,7 +32,7 @@ from kpitool.display import Lang, mask_frame
 from kpitool.engine import BUNDLED_DATA, evaluate, exceptions
 from kpitool.errors import DataError, UsageError
 from kpitool.i18n import LABELS
-from kpitool.output import atomic_write, safe_filename
+from kpitool.output import atomic_write, folder_lock, safe_filename
 from kpitool.pdf import check_cjk_font, render_pdf
 from kpitool.periods import Month, parse_month
 from kpitool.report_context import ReportData, branch_context, company_context
@@ -131,14 +131,17 @@ def _branches(source: DataSource, wanted: Sequence[str] | None) -> list[dict[str
     return branches
 
 
-def _exception_lists(month: Month, source: DataSource, ruleset: RuleSet) -> dict[str, pl.DataFrame]:
-    """Every detection rule's exception rows, masked; rules whose data is missing are left out
-    (their scorecard line already says n/a and why)."""
+def _exception_lists(
+    month: Month, source: DataSource, ruleset: RuleSet, *, unmask: bool
+) -> dict[str, pl.DataFrame]:
+    """Every detection rule's exception rows, masked unless `unmask`; rules whose data is
+    missing are left out (their scorecard line already says n/a and why)."""
     listed = {}
     for rule in ruleset:
         if rule.detection:
             try:
-                listed[rule.id] = mask_frame(exceptions(rule.id, month, source, ruleset))
+                rows = exceptions(rule.id, month, source, ruleset)
+                listed[rule.id] = rows if unmask else mask_frame(rows)
             except DataError:
                 continue
     return listed
@@ -161,6 +164,7 @@ def render_reports(
     templates: Path | None = None,
     progress: bool = True,
     reproducible: bool = False,
+    unmask: bool = False,
     workers: int | None = None,
 ) -> ReportSummary:
     """Render the month's branch and company reports into `out/YYYY-MM/`."""
@@ -189,7 +193,7 @@ def render_reports(
     results = evaluate(months, source, ruleset)
     timings["evaluate"] = time.perf_counter() - started
     step = time.perf_counter()
-    listed = _exception_lists(the_month, source, ruleset)
+    listed = _exception_lists(the_month, source, ruleset, unmask=unmask)
     quality = _quality(source, lang)
     timings["exceptions_and_checks"] = time.perf_counter() - step
     report_data = ReportData(the_month, ruleset, results, listed, every, quality, lang)
@@ -235,42 +239,43 @@ def render_reports(
         )
         bar.advance(task)
     timings["html"] = time.perf_counter() - step
-    if "html" in formats:
-        for stem, html in pages:
-            summary.files.append(atomic_write(stem.with_suffix(".html"), html))
-        summary.files.append(atomic_write(folder / "index.html", index))
-    if "pdf" in formats:
-        step = time.perf_counter()
-        jobs = [(html, str(stem.with_suffix(".pdf"))) for stem, html in pages]
-        jobs.append((company_page, str(folder / "company.pdf")))
-        count = workers or min(os.cpu_count() or 1, len(jobs))
-        context = multiprocessing.get_context("spawn")
-        with (
-            Progress(console=console, disable=not progress, transient=True) as bar,
-            cf.ProcessPoolExecutor(max_workers=count, mp_context=context) as pool,
-        ):
-            task = bar.add_task("PDF", total=len(jobs))
-            for done in cf.as_completed([pool.submit(_pdf_job, *job) for job in jobs]):
-                summary.files.append(Path(done.result()))
-                bar.advance(task)
-        timings["pdf"] = time.perf_counter() - step
-    timings["total"] = time.perf_counter() - started
-    manifest = {
-        "month": str(the_month),
-        "tool_version": __version__,
-        "rules_version": ruleset.version,
-        "generated": generated,
-        "lang": lang,
-        "formats": list(formats),
-        "unmasked": False,
-        "branches": [b["id"] for b in chosen],
-        "inputs": _inputs(source),
-        "outputs": sorted(str(p.relative_to(folder)) for p in summary.files),
-        "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
-    }
-    summary.files.append(
-        atomic_write(
-            folder / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
+    with folder_lock(folder):
+        if "html" in formats:
+            for stem, html in pages:
+                summary.files.append(atomic_write(stem.with_suffix(".html"), html))
+            summary.files.append(atomic_write(folder / "index.html", index))
+        if "pdf" in formats:
+            step = time.perf_counter()
+            jobs = [(html, str(stem.with_suffix(".pdf"))) for stem, html in pages]
+            jobs.append((company_page, str(folder / "company.pdf")))
+            count = workers or min(os.cpu_count() or 1, len(jobs))
+            context = multiprocessing.get_context("spawn")
+            with (
+                Progress(console=console, disable=not progress, transient=True) as bar,
+                cf.ProcessPoolExecutor(max_workers=count, mp_context=context) as pool,
+            ):
+                task = bar.add_task("PDF", total=len(jobs))
+                for done in cf.as_completed([pool.submit(_pdf_job, *job) for job in jobs]):
+                    summary.files.append(Path(done.result()))
+                    bar.advance(task)
+            timings["pdf"] = time.perf_counter() - step
+        timings["total"] = time.perf_counter() - started
+        manifest = {
+            "month": str(the_month),
+            "tool_version": __version__,
+            "rules_version": ruleset.version,
+            "generated": generated,
+            "lang": lang,
+            "formats": list(formats),
+            "unmasked": unmask,
+            "branches": [b["id"] for b in chosen],
+            "inputs": _inputs(source),
+            "outputs": sorted(str(p.relative_to(folder)) for p in summary.files),
+            "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+        }
+        summary.files.append(
+            atomic_write(
+                folder / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
+            )
         )
-    )
     return summary

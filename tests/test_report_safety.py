@@ -1,0 +1,107 @@
+"""Reports under concurrency and interruption: the month's lock, stale locks, a killed run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kpitool.report import render_reports
+from test_report import _data, _pdf_text
+
+
+def test_a_second_run_for_the_same_month_exits_2_naming_the_first(cli, tmp_path: Path) -> None:
+    data = _data(tmp_path / "data")
+    folder = tmp_path / "out" / "2015-03"
+    folder.mkdir(parents=True)
+    (folder / ".kpitool.lock").write_text(
+        f"{os.getpid()} {os.uname().nodename} 2015-04-01 06:30:00\n", encoding="utf-8"
+    )
+    result = cli(
+        "report",
+        "--month",
+        "2015-03",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "out"),
+        "--format",
+        "html",
+    )
+    assert result.exit_code == 2
+    assert f"another kpitool run (pid {os.getpid()}" in result.stderr
+    assert "since 2015-04-01 06:30:00" in result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == [".kpitool.lock"]
+
+
+def test_a_stale_lock_is_taken_over_and_temporary_files_cleared(tmp_path: Path) -> None:
+    data = _data(tmp_path / "data")
+    folder = tmp_path / "out" / "2015-03"
+    folder.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (folder / ".kpitool.lock").write_text(
+        f"{dead.pid} {os.uname().nodename} earlier\n", encoding="utf-8"
+    )
+    (folder / ".B1.html.abc123.tmp").write_text("half a page", encoding="utf-8")
+    render_reports("2015-03", data, out=tmp_path / "out", formats=["html"], progress=False)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "B1.html",
+        "B2.html",
+        "index.html",
+        "manifest.json",
+    ]
+
+
+def test_unmask_shows_phones_and_the_manifest_says_so(tmp_path: Path) -> None:
+    data = _data(tmp_path / "data")
+    render_reports(
+        "2015-03", data, out=tmp_path / "out", formats=["html"], progress=False, unmask=True
+    )
+    folder = tmp_path / "out" / "2015-03"
+    assert "13800005678" in (folder / "B1.html").read_text(encoding="utf-8")
+    assert json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["unmasked"] is True
+
+
+def test_a_run_killed_while_rendering_leaves_the_previous_report_whole(tmp_path: Path) -> None:
+    data = _data(tmp_path / "data")
+    out = tmp_path / "out"
+    render_reports("2015-03", data, out=out, progress=False, reproducible=True)
+    folder = out / "2015-03"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    # A second run, killed in the middle of writing its PDFs.
+    run = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "kpitool"),
+            "report",
+            "--month",
+            "2015-03",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    writing = False
+    while run.poll() is None and not writing:
+        writing = any(p.name.endswith(".tmp") and ".pdf." in p.name for p in folder.iterdir())
+        time.sleep(0.01)
+    assert writing, "the second run ended before it was caught writing a PDF"
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    for name, old in before.items():
+        now = (folder / name).read_bytes()
+        if now != old:  # replaced: then it is a complete new file
+            assert name.endswith(".html") or name.endswith(".json") or now.endswith(b"%%EOF\n")
+    for pdf in folder.glob("*.pdf"):  # every PDF there is whole and readable
+        assert "客服运营" in _pdf_text(pdf)
+    # the next run clears the stale lock and the temporary files
+    render_reports("2015-03", data, out=out, formats=["html"], progress=False)
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
