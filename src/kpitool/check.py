@@ -268,6 +268,12 @@ def check_data(source: DataSource) -> CheckReport:
                 rows_ok = not any(p.severity == "error" for p in report.problems[before:])
                 if rows_ok:
                     _keys_and_references(source, spec, source.scan(name), report)
+            except pl.exceptions.PolarsError as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+                where = str(files[0]) if len(files) == 1 else str(source.root / name)
+                report.problems.append(
+                    Problem("error", name, where, None, None, "unreadable", f"{where}: {first}")
+                )
             except DataError as exc:
                 report.problems.append(
                     Problem("error", name, None, None, None, "unreadable", str(exc))

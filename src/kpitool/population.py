@@ -15,7 +15,6 @@ from typing import Any
 import polars as pl
 
 from kpitool.catalogue import DataSource
-from kpitool.errors import DataError
 from kpitool.expr import WORKDAY_INDEX, parse_expression, to_polars
 from kpitool.periods import Month, WindowKind
 from kpitool.rules import Lookup, PeriodSpec, Rule
@@ -92,10 +91,8 @@ class Context:
         if name not in self.scans:
             if not self.source.has(name):
                 raise Missing(f"dataset missing: {name}")
-            try:
-                self.scans[name] = self.source.scan(name)
-            except DataError as exc:
-                raise Missing(str(exc)) from None
+            # A dataset that is there but broken is an error, not an n/a: the caller stops.
+            self.scans[name] = self.source.scan(name)
         return self.scans[name]
 
     def with_months(self, months: Sequence[Month]) -> Context:

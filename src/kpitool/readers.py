@@ -7,6 +7,7 @@ a value that does not parse can be named by file, row and column.
 from __future__ import annotations
 
 import codecs
+import csv
 import hashlib
 import os
 import tempfile
@@ -37,7 +38,7 @@ def detect_encoding(path: Path) -> str:
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a character cut at the sniff boundary
+        if len(head) < _SNIFF or exc.start < len(head) - 4:  # not a cut at the boundary
             return "gb18030"
     return "utf-8"
 
@@ -78,6 +79,22 @@ def utf8_path(path: Path, encoding: str) -> Path:
     return target
 
 
+def _check_last_row(path: Path, delimiter: str, columns: int) -> None:
+    """A file cut mid-write ends in a short row: read only the tail to find one."""
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, handle.tell() - _SNIFF))
+        tail = handle.read().decode("utf-8", errors="replace")
+    lines = [line for line in tail.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return  # a header alone (or a tail of one long line)
+    fields = next(csv.reader([lines[-1]], delimiter=delimiter), [])
+    if 0 < len(fields) < columns:
+        raise DataError(
+            f"{path}: the last row has {len(fields)} of {columns} columns (a truncated file?)"
+        )
+
+
 def raw_frame(path: Path, spec: SourceSpec, schema: Dataset) -> pl.LazyFrame:
     """One file with canonical column names and a 1-based `__row`; CSV values as text."""
     renames = dict(spec.columns)
@@ -103,6 +120,7 @@ def raw_frame(path: Path, spec: SourceSpec, schema: Dataset) -> pl.LazyFrame:
                 truncate_ragged_lines=False,
             )
             names = frame.collect_schema().names()
+            _check_last_row(readable, spec.delimiter, len(names))
     except pl.exceptions.NoDataError:
         raise DataError(f"{path}: empty file (no header)") from None
     except (pl.exceptions.PolarsError, OSError) as exc:
