@@ -584,3 +584,31 @@ def test_query_writes_parquet_output(cli, claims_dir: Path, tmp_path: Path) -> N
     )
     assert result.exit_code == 0, result.stderr
     assert pl.read_parquet(target).rows() == [("B1", 2), ("B2", 1)]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("  - id: claims.x\n    title: {zh: x, en: x\n", "YAML syntax error"),
+        (
+            "  - id: claims.x\n    title: {zh: x, en: x}\n    dataset: claims\n    colour: red\n"
+            "    measure: {kind: count}\n",
+            "claims.x: colour: unknown key",
+        ),
+        (
+            "  - id: claims.x\n    title: {zh: x, en: x}\n    dataset: claims\n"
+            "    measure: {kind: median, of: claimed_amount}\n",
+            "claims.x: measure.kind: expected one of mean, sum, count",
+        ),
+    ],
+)
+def test_broken_rule_files_are_one_line_errors(
+    cli, tmp_path: Path, body: str, message: str
+) -> None:
+    (tmp_path / "bad.yaml").write_text(
+        "section: '9'\ntitle: {zh: 测试, en: Test}\nrules:\n" + body, encoding="utf-8"
+    )
+    result = cli("evaluate", "-m", "2015-03", "--rules", str(tmp_path))
+    assert result.exit_code == 2
+    assert message in result.stderr and str(tmp_path / "bad.yaml") in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
