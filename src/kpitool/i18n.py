@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["LABELS", "REASONS", "STATUS_MARKS"]
+__all__ = ["COLUMNS", "LABELS", "REASONS", "STATUS_MARKS"]
 
 REASONS = {
     "zh": {
@@ -111,3 +111,45 @@ LABELS: dict[str, dict[str, str]] = {
         "this_branch": "This branch",
     },
 }
+
+COLUMNS = {
+    "zh": {
+        "branch_id": "机构代码",
+        "claim_id": "赔案号",
+        "policy_id": "保单号",
+        "agent_id": "业务员",
+        "claim_type": "出险类型",
+        "claimed_amount": "报案金额",
+        "reported_at": "报案日期",
+        "closed_at": "结案日期",
+        "key_agent": "重点业务员",
+        "key_branch": "重点地区",
+        "investigator_id": "调查员",
+        "investigations": "调查件数",
+        "positives": "阳性件数",
+        "positive_share": "阳性率",
+        "company_share": "全市阳性率",
+        "callback_id": "回访号",
+        "channel": "渠道",
+        "phone": "电话",
+        "phone_policyholders": "同号投保人数",
+        "agent_phone": "业务员号码",
+        "called_at": "回访时间",
+        "counter_id": "柜面代码",
+        "counter_name": "柜面",
+        "count": "件数",
+        "task_id": "任务号",
+        "outcome": "清理结果",
+        "visited_person": "面访对象",
+        "visited_at": "面访日期",
+        "reasons": "问题",
+        "due_date": "应缴日期",
+        "premium_due": "应缴保费",
+        "paid_at": "实缴日期",
+        "policyholder_id": "投保人",
+        "status": "状态",
+        "status_date": "状态日期",
+    },
+    "en": {},
+}
+"""Column headers of exception tables, as a Chinese reader reads them."""

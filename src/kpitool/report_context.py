@@ -10,7 +10,7 @@ import polars as pl
 
 from kpitool.charts import bar_svg, trend_svg
 from kpitool.display import Lang, format_target, format_value
-from kpitool.i18n import LABELS, REASONS, STATUS_MARKS
+from kpitool.i18n import COLUMNS, LABELS, REASONS, STATUS_MARKS
 from kpitool.periods import Month
 from kpitool.rules import Rule, RuleSet
 
@@ -171,7 +171,7 @@ def _exception_blocks(data: ReportData, branch_id: str | None) -> list[dict[str,
         blocks.append(
             {
                 "title": getattr(rule.title, data.lang),
-                "columns": columns,
+                "columns": [COLUMNS[data.lang].get(c, c) for c in columns],
                 "rows": rows,
                 "count_text": L["count_rows"].format(n=frame.height),
                 "more": L["more_rows"].format(n=more) if more > 0 else "",
