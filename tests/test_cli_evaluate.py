@@ -246,34 +246,6 @@ def test_rules_validate_list_and_show(cli) -> None:
     assert "minutes_between(arrived_at, called_at)" in shown.stdout
 
 
-def test_rules_validate_names_file_rule_and_key(cli, tmp_path: Path) -> None:
-    (tmp_path / "bad.yaml").write_text(
-        "section: '9'\ntitle: {zh: 测试, en: Test}\nrules:\n"
-        "  - id: claims.x\n    title: {zh: x, en: x}\n    dataset: claims\n"
-        "    measure: {kind: share, condition: investigated}\n"
-        "    target: {op: '=>', value: 1}\n",
-        encoding="utf-8",
-    )
-    result = cli("rules", "validate", "--rules", str(tmp_path))
-    assert result.exit_code == 2
-    assert result.stderr.strip() == (
-        f"Error: {tmp_path / 'bad.yaml'}: claims.x: target.op: expected one of <=, >=, ="
-    )
-
-
-def test_rules_validate_rejects_unknown_columns(cli, tmp_path: Path) -> None:
-    (tmp_path / "bad.yaml").write_text(
-        "section: '9'\ntitle: {zh: 测试, en: Test}\nrules:\n"
-        "  - id: claims.x\n    title: {zh: x, en: x}\n    dataset: claims\n"
-        '    where: "claimd_amount > 2000"\n'
-        "    measure: {kind: share, condition: investigated}\n",
-        encoding="utf-8",
-    )
-    result = cli("rules", "validate", "--rules", str(tmp_path))
-    assert result.exit_code == 2
-    assert "claims.x: where: unknown column 'claimd_amount'" in result.stderr
-
-
 def test_trend_shows_months_of_the_year_side_by_side(cli, claims_dir: Path) -> None:
     result = cli(
         "evaluate",
@@ -591,6 +563,18 @@ def test_query_writes_parquet_output(cli, claims_dir: Path, tmp_path: Path) -> N
     [
         ("  - id: claims.x\n    title: {zh: x, en: x\n", "YAML syntax error"),
         (
+            "  - id: claims.x\n    title: {zh: x, en: x}\n    dataset: claims\n"
+            "    measure: {kind: share, condition: investigated}\n"
+            "    target: {op: '=>', value: 1}\n",
+            "claims.x: target.op: expected one of <=, >=, =",
+        ),
+        (
+            "  - id: claims.x\n    title: {zh: x, en: x}\n    dataset: claims\n"
+            '    where: "claimd_amount > 2000"\n'
+            "    measure: {kind: share, condition: investigated}\n",
+            "claims.x: where: unknown column 'claimd_amount'",
+        ),
+        (
             "  - id: claims.x\n    title: {zh: x, en: x}\n    dataset: claims\n    colour: red\n"
             "    measure: {kind: count}\n",
             "claims.x: colour: unknown key",
@@ -608,7 +592,9 @@ def test_broken_rule_files_are_one_line_errors(
     (tmp_path / "bad.yaml").write_text(
         "section: '9'\ntitle: {zh: 测试, en: Test}\nrules:\n" + body, encoding="utf-8"
     )
-    result = cli("evaluate", "-m", "2015-03", "--rules", str(tmp_path))
-    assert result.exit_code == 2
-    assert message in result.stderr and str(tmp_path / "bad.yaml") in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    for command in (["evaluate", "-m", "2015-03"], ["rules", "validate"]):
+        result = cli(*command, "--rules", str(tmp_path))
+        assert result.exit_code == 2
+        assert result.stderr.startswith(f"Error: {tmp_path / 'bad.yaml'}: ")
+        assert message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
