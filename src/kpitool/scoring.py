@@ -170,6 +170,9 @@ def score(
                         tables,
                     )
                 )
+            if "company" in rule.scopes and ("company", "ALL") not in seen:
+                # No row at all in the period: the company is n/a too, not left out.
+                rows.append(_score_row(rule, month, "company", "ALL", None, None, prior, tables))
             if "branch" in rule.scopes:
                 for branch in wanted_branches:
                     if ("branch", branch) not in seen:
