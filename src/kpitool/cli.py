@@ -14,21 +14,23 @@ import typer
 from typer.core import TyperGroup
 
 from kpitool import __version__
-from kpitool.catalogue import open_data
 from kpitool.cli_admin import config_app, data_app, rules_app, sample_data_command
 from kpitool.cli_options import (
     DEFAULT_DATA,
     DEFAULT_RULES,
     BranchOption,
     DataOption,
+    EngineOption,
     FormatOption,
     LangOption,
     MonthOption,
     OutputOption,
     RulesOption,
+    SparkMasterOption,
     check_output,
     choice,
     emit,
+    engine_of,
     settings,
     stderr,
     stdout,
@@ -140,6 +142,8 @@ def evaluate_command(
         ),
     ] = None,
     lang: LangOption = None,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """Evaluate the KPI rules for a month, per company and branch.
 
@@ -147,7 +151,7 @@ def evaluate_command(
     """
     choice(fmt, ("table", "csv", "json", "parquet"), "--format")
     check_output(fmt, output)
-    cfg = settings(ctx, data=data, rules=rules, lang=lang)
+    cfg = settings(ctx, data=data, rules=rules, lang=lang, engine=engine, spark_master=spark_master)
     for item in by or []:
         choice(item, ("branch", "counter", "channel", "agent"), "--by")
     for item in status or []:
@@ -163,6 +167,7 @@ def evaluate_command(
         branches=branch,
         rule_ids=rule,
         by=[b for b in by or [] if b != "branch"],
+        engine=engine_of(cfg),
     )
     shown = filter_status(results, status) if status else results
     emit(
@@ -191,6 +196,8 @@ def exceptions_command(
     unmask: Annotated[
         bool, typer.Option("--unmask", help="Show phone numbers, names and ID numbers in full.")
     ] = False,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """List the exception rows of a detection rule (personal data masked).
 
@@ -198,8 +205,10 @@ def exceptions_command(
     """
     choice(fmt, ("table", "csv", "json", "parquet"), "--format")
     check_output(fmt, output)
-    cfg = settings(ctx, data=data, rules=rules)
-    rows = exceptions(rule_id, month, cfg["data"], cfg["rules"], branches=branch)
+    cfg = settings(ctx, data=data, rules=rules, engine=engine, spark_master=spark_master)
+    rows = exceptions(
+        rule_id, month, cfg["data"], cfg["rules"], branches=branch, engine=engine_of(cfg)
+    )
     if not unmask:
         rows = mask_frame(rows)
     emit(rows, fmt, output, None, lambda: frame_table(rows, title=f"{rule_id} · {month}"))
@@ -258,12 +267,24 @@ def report_command(
             help="Show phones, names and ID numbers in full (recorded in manifest.json).",
         ),
     ] = False,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """Make every branch's report and the company's for a month: HTML and PDF.
 
     Example: kpitool report --month 2015-03 --branch B03 --format pdf
     """
-    cfg = settings(ctx, data=data, rules=rules, out=out, format=fmt, lang=lang, templates=templates)
+    cfg = settings(
+        ctx,
+        data=data,
+        rules=rules,
+        out=out,
+        format=fmt,
+        lang=lang,
+        templates=templates,
+        engine=engine,
+        spark_master=spark_master,
+    )
     quiet = bool((ctx.find_root().obj or {}).get("quiet"))
     summary = render_reports(
         month,
@@ -277,6 +298,7 @@ def report_command(
         progress=not quiet and sys.stderr.isatty(),
         reproducible=reproducible,
         unmask=unmask,
+        engine=engine_of(cfg),
     )
     if not quiet:
         stdout.print(
@@ -295,14 +317,17 @@ def query_command(
     limit: Annotated[
         int | None, typer.Option("--limit", "-n", help="Return at most this many rows.")
     ] = None,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
 ) -> None:
-    """Ask an ad-hoc question in SQL over every dataset (Polars SQL, read lazily).
+    """Ask an ad-hoc question in SQL over every dataset (Polars SQL read lazily, or Spark SQL).
 
     Example: kpitool query "SELECT branch_id, COUNT(*) AS n FROM claims GROUP BY branch_id"
     """
     choice(fmt, ("table", "csv", "json", "parquet"), "--format")
     check_output(fmt, output)
-    frame = run_query(sql, open_data(settings(ctx, data=data)["data"]), limit=limit)
+    cfg = settings(ctx, data=data, engine=engine, spark_master=spark_master)
+    frame = run_query(sql, cfg["data"], limit=limit, engine=engine_of(cfg))
     emit(frame, fmt, output, None, lambda: frame_table(frame))
 
 

@@ -20,14 +20,17 @@ __all__ = [
     "DEFAULT_RULES",
     "BranchOption",
     "DataOption",
+    "EngineOption",
     "FormatOption",
     "LangOption",
     "MonthOption",
     "OutputOption",
     "RulesOption",
+    "SparkMasterOption",
     "check_output",
     "choice",
     "emit",
+    "engine_of",
     "settings",
     "stderr",
     "stdout",
@@ -74,6 +77,22 @@ OutputOption = Annotated[
     Path | None,
     typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
 ]
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="Evaluation engine: polars (default, this machine) or spark (a cluster, "
+        "or local[*]; needs the spark extra).",
+    ),
+]
+SparkMasterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        help="Spark master URL for --engine spark, e.g. yarn or spark://host:7077 "
+        "(default local[*], or spark-submit's).",
+    ),
+]
 LangOption = Annotated[
     str | None, typer.Option("--lang", help="Label language: zh (default) or en.")
 ]
@@ -108,3 +127,14 @@ def emit(
     text = write_frame(frame, fmt, output, records=records)  # type: ignore[arg-type]
     if text is not None:
         sys.stdout.write(text)
+
+
+def engine_of(config: Config) -> str:
+    """The configured engine; for spark, its session is started first from the settings
+    (spark_master, kpitool.toml's [spark] table) so the evaluation uses it."""
+    engine = str(config["engine"])
+    if engine == "spark":
+        from kpitool.spark import session_from_config
+
+        session_from_config(config)
+    return engine

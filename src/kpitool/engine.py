@@ -75,6 +75,27 @@ def _grouped(frame: pl.LazyFrame, scope: str, aggs: list[pl.Expr]) -> pl.LazyFra
     )
 
 
+def denominator_rule(rule: Rule) -> Rule:
+    """The rule whose population is a ratio's denominator (the rule itself when it has no
+    dataset of its own); engine-neutral, the Spark engine measures the same one."""
+    denominator = rule.measure.denominator
+    if denominator is None or denominator.dataset is None:
+        return rule
+    return rule.model_copy(
+        update={
+            "dataset": denominator.dataset,
+            "lookups": [],
+            "columns": {},
+            "entities": None,
+            "window_columns": {},
+            "where": denominator.where,
+            "deadline": None,
+            "period": denominator.period,
+            "measure": rule.measure.model_copy(update={"kind": "count", "facts": None}),
+        }
+    )
+
+
 def _measure_plan(rule: Rule, ctx: Context, by: Sequence[str]) -> pl.LazyFrame:
     """(__period, scope, scope_id, numerator, denominator) of one rule for the context's months."""
     frame = population(rule, ctx)
@@ -83,24 +104,7 @@ def _measure_plan(rule: Rule, ctx: Context, by: Sequence[str]) -> pl.LazyFrame:
     den_frame = None
     den_aggs: list[pl.Expr] = []
     if denominator is not None:
-        den_rule = (
-            rule
-            if denominator.dataset is None
-            else rule.model_copy(
-                update={
-                    "dataset": denominator.dataset,
-                    "lookups": [],
-                    "columns": {},
-                    "entities": None,
-                    "window_columns": {},
-                    "where": denominator.where,
-                    "deadline": None,
-                    "period": denominator.period,
-                    "measure": rule.measure.model_copy(update={"kind": "count", "facts": None}),
-                }
-            )
-        )
-        den_frame = population(den_rule, ctx)
+        den_frame = population(denominator_rule(rule), ctx)
         den_of = ctx.compile(denominator.of) if denominator.of else None
         den_aggs = [
             (den_of.sum() if den_of is not None else pl.len()).cast(pl.Float64).alias("denominator")
@@ -210,6 +214,12 @@ def _diagnose(source: DataSource, names: set[str], exc: Exception) -> DataError:
     return DataError(f"cannot evaluate: {str(exc).strip().splitlines()[0]}")
 
 
+def _engine(name: str) -> str:
+    if name not in ("polars", "spark"):
+        raise UsageError(f"engine {name!r}: expected polars or spark")
+    return name
+
+
 def _datasets_of(rule: Rule) -> set[str]:
     names = {rule.dataset, *(lk.dataset for lk in rule.lookups)}
     for part in (rule.measure.denominator, rule.measure.facts):
@@ -226,13 +236,19 @@ def evaluate(
     branches: Sequence[str] | None = None,
     rule_ids: Sequence[str] | None = None,
     by: Sequence[str] = (),
+    engine: str = "polars",
 ) -> pl.DataFrame:
     """Evaluate rules for one or more months; one row per rule, period, scope and scope id.
 
     Columns are `kpitool.results.RESULT_SCHEMA`. `branches` limits the branch rows (the
     company row always counts every branch); `rule_ids` takes ids or prefixes ending in '.';
     `by` adds grains (counter, channel, agent) to the rules whose population has them.
+    `engine="spark"` runs the same rules in Spark (`kpitool.spark`, the active session).
     """
+    if _engine(engine) == "spark":
+        from kpitool import spark
+
+        return spark.evaluate(months, data, rules, branches=branches, rule_ids=rule_ids, by=by)
     started = time.perf_counter()
     source, ruleset = _resolve_inputs(data, rules)
     chosen = ruleset.select(list(rule_ids) if rule_ids else None)
@@ -290,8 +306,13 @@ def exceptions(
     rules: RuleSet | Path | str | None = None,
     *,
     branches: Sequence[str] | None = None,
+    engine: str = "polars",
 ) -> pl.DataFrame:
     """The exception rows of a detection rule for a month: `branch_id` first, then its columns."""
+    if _engine(engine) == "spark":
+        from kpitool import spark
+
+        return spark.exceptions(rule_id, month, data, rules, branches=branches)
     source, ruleset = _resolve_inputs(data, rules)
     rule = ruleset.get(rule_id)
     if not rule.detection:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
-from kpitool.catalogue import DataSource
+from kpitool.catalogue import DataSource, open_data
 from kpitool.errors import DataError, UsageError
 
 __all__ = ["run_query"]
@@ -18,14 +20,27 @@ _USER_ERRORS = (
 )
 
 
-def run_query(sql: str, source: DataSource, *, limit: int | None = None) -> pl.DataFrame:
+def run_query(
+    sql: str,
+    source: DataSource | Path | str,
+    *,
+    limit: int | None = None,
+    engine: str = "polars",
+) -> pl.DataFrame:
     """Run one SQL query; every available dataset is a table named as in datasets.md.
 
     Only the columns and rows the query needs are read (lazy scans, streaming engine).
     A mistake in the SQL raises UsageError with the engine's one-line reason.
+    `engine="spark"` runs it as Spark SQL instead (`kpitool.spark.run_query`).
     """
+    if engine == "spark":
+        from kpitool import spark
+
+        return spark.run_query(sql, source, limit=limit)
     if limit is not None and limit < 0:
         raise UsageError(f"--limit {limit}: expected 0 or more")
+    if not isinstance(source, DataSource):
+        source = open_data(source)
     tables = {name: source.scan(name) for name in source.available()}
     context = pl.SQLContext(tables)
     try:

@@ -132,7 +132,7 @@ def _branches(source: DataSource, wanted: Sequence[str] | None) -> list[dict[str
 
 
 def _exception_lists(
-    month: Month, source: DataSource, ruleset: RuleSet, *, unmask: bool
+    month: Month, source: DataSource, ruleset: RuleSet, *, unmask: bool, engine: str
 ) -> dict[str, pl.DataFrame]:
     """Every detection rule's exception rows, masked unless `unmask`; rules whose data is
     missing are left out (their scorecard line already says n/a and why)."""
@@ -140,7 +140,7 @@ def _exception_lists(
     for rule in ruleset:
         if rule.detection:
             try:
-                rows = exceptions(rule.id, month, source, ruleset)
+                rows = exceptions(rule.id, month, source, ruleset, engine=engine)
                 listed[rule.id] = rows if unmask else mask_frame(rows)
             except DataError:
                 continue
@@ -166,6 +166,7 @@ def render_reports(
     reproducible: bool = False,
     unmask: bool = False,
     workers: int | None = None,
+    engine: str = "polars",
 ) -> ReportSummary:
     """Render the month's branch and company reports into `out/YYYY-MM/`."""
     started = time.perf_counter()
@@ -190,10 +191,10 @@ def render_reports(
             the_month.same_month_last_year(),
         }
     )
-    results = evaluate(months, source, ruleset)
+    results = evaluate(months, source, ruleset, engine=engine)
     timings["evaluate"] = time.perf_counter() - started
     step = time.perf_counter()
-    listed = _exception_lists(the_month, source, ruleset, unmask=unmask)
+    listed = _exception_lists(the_month, source, ruleset, unmask=unmask, engine=engine)
     quality = _quality(source, lang)
     timings["exceptions_and_checks"] = time.perf_counter() - step
     report_data = ReportData(the_month, ruleset, results, listed, every, quality, lang)
