@@ -9,6 +9,7 @@ Datasets it does not list are found by name as in canonical form.
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -21,9 +22,18 @@ from kpitool.errors import ConfigError, DataError
 from kpitool.readers import ROW, parse_column, raw_frame
 from kpitool.schema import DATASETS, dataset
 
-__all__ = ["CATALOGUE_NAME", "DataSource", "SourceSpec", "open_data"]
+__all__ = ["CATALOGUE_NAME", "DataSource", "SourceSpec", "is_url", "open_data"]
 
 CATALOGUE_NAME = "catalogue.yaml"
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):/")
+
+
+def is_url(text: str) -> bool:
+    """Whether a data location is a URL (hdfs://, s3a://, file:/ …) rather than a local path;
+    only the Spark engine reads those (a Windows drive letter is a path)."""
+    return bool(_URL.match(text)) and not re.match(r"^[A-Za-z]:[\\/]", text)
+
+
 _SUFFIXES = (".parquet", ".csv")
 
 
@@ -33,6 +43,8 @@ class SourceSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: str | None = None
+    table: str | None = None
+    """A Spark/Hive table holding the dataset (read by the Spark engine only)."""
     format: Literal["csv", "parquet"] | None = None
     encoding: Literal["utf-8", "gbk", "gb18030"] | None = None
     delimiter: str = Field(default=",", min_length=1, max_length=1)
@@ -173,6 +185,12 @@ class DataSource:
         """A lazy frame of dataset `name` with its canonical columns and types."""
         files = self.files(name)
         if not files:
+            table = self.spec(name).table
+            if table is not None:
+                raise DataError(
+                    f"{self.catalogue_path}: datasets.{name}: the Spark table {table} is read "
+                    "by the Spark engine only (--engine spark)"
+                )
             raise DataError(f"{self.root}: no dataset {name!r} ({name}.csv, .parquet or folder)")
         frames = []
         first_columns: list[str] | None = None

@@ -60,6 +60,7 @@ LABELS: dict[str, dict[str, str]] = {
         "dq_clean": "数据检查未发现错误。",
         "dq_errors": "{dataset}: {errors} 个错误",
         "dq_missing": "缺少数据集: {datasets}",
+        "dq_spark": "数据由 Spark 直接读取，未做逐行检查（可对本地副本运行 kpitool data check）。",
         "count_rows": "共 {n} 条",
         "month": "月",
         "branch": "单位",
@@ -104,6 +105,8 @@ LABELS: dict[str, dict[str, str]] = {
         "dq_clean": "The data check found no errors.",
         "dq_errors": "{dataset}: {errors} errors",
         "dq_missing": "Missing datasets: {datasets}",
+        "dq_spark": "Data read by Spark where it lies; not checked row by row "
+        "(run kpitool data check on a local copy).",
         "count_rows": "{n} rows",
         "month": "Month",
         "branch": "Branch",

@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from kpitool import __version__
-from kpitool.catalogue import DataSource, open_data
+from kpitool.catalogue import DataSource, is_url, open_data
 from kpitool.check import check_data
 from kpitool.display import Lang, mask_frame
 from kpitool.engine import BUNDLED_DATA, evaluate, exceptions
@@ -38,9 +38,11 @@ from kpitool.periods import Month, parse_month
 from kpitool.report_context import ReportData, branch_context, company_context
 from kpitool.rules import RuleSet, load_rules
 
-__all__ = ["BUNDLED_TEMPLATES", "ReportSummary", "render_reports"]
+__all__ = ["AS_OF_COLUMNS", "BUNDLED_TEMPLATES", "ReportSummary", "render_reports"]
 
 BUNDLED_TEMPLATES = Path(__file__).resolve().parents[2] / "report_templates"
+AS_OF_COLUMNS = (("counter_visits", "arrived_at"), ("claims", "reported_at"))
+"""Where a report's "data as of" date comes from: the latest of these up to the month's end."""
 
 
 @dataclass
@@ -102,7 +104,7 @@ def _inputs(source: DataSource) -> list[dict[str, Any]]:
 def _as_of(source: DataSource, month: Month) -> str:
     """The latest date in the counter visits or claims up to the month's end (data as-of)."""
     latest = None
-    for name, column in (("counter_visits", "arrived_at"), ("claims", "reported_at")):
+    for name, column in AS_OF_COLUMNS:
         if source.has(name):
             value = (
                 source.scan(name)
@@ -116,8 +118,36 @@ def _as_of(source: DataSource, month: Month) -> str:
     return str(latest or month.last_day)
 
 
-def _branches(source: DataSource, wanted: Sequence[str] | None) -> list[dict[str, str]]:
+@dataclass
+class _Facts:
+    """What a report reads besides results: branches, the data's as-of date, the quality
+    note and the inputs recorded in the manifest."""
+
+    branches: pl.DataFrame
+    as_of: str
+    quality: list[str]
+    inputs: list[dict[str, Any]]
+
+
+def _facts(
+    data: DataSource | Path | str | None, month: Month, lang: Lang, engine: str
+) -> tuple[DataSource | str, _Facts]:
+    """The data as the engines take it, and the report's facts about it: read locally, or by
+    Spark when the data is a URL only Spark reaches (hdfs://, s3a:// …)."""
+    if engine == "spark" and not isinstance(data, DataSource) and is_url(str(data)):
+        from kpitool.spark import data_facts
+
+        url = str(data)
+        branches, as_of, locations = data_facts(url, month, AS_OF_COLUMNS)
+        note = LABELS[lang]["dq_spark"]
+        inputs = [{"dataset": name, "path": where} for name, where in locations.items()]
+        return url, _Facts(branches, as_of, [note], inputs)
+    source = data if isinstance(data, DataSource) else open_data(data or BUNDLED_DATA)
     table = source.scan("branches").select("branch_id", "branch_name").collect()
+    return source, _Facts(table, _as_of(source, month), _quality(source, lang), _inputs(source))
+
+
+def _branches(table: pl.DataFrame, wanted: Sequence[str] | None) -> list[dict[str, str]]:
     branches = [{"id": b, "name": n, "file": safe_filename(b)} for b, n in table.iter_rows()]
     if wanted:
         known = {b["id"] for b in branches}
@@ -132,7 +162,7 @@ def _branches(source: DataSource, wanted: Sequence[str] | None) -> list[dict[str
 
 
 def _exception_lists(
-    month: Month, source: DataSource, ruleset: RuleSet, *, unmask: bool, engine: str
+    month: Month, source: DataSource | str, ruleset: RuleSet, *, unmask: bool, engine: str
 ) -> dict[str, pl.DataFrame]:
     """Every detection rule's exception rows, masked unless `unmask`; rules whose data is
     missing are left out (their scorecard line already says n/a and why)."""
@@ -176,11 +206,11 @@ def render_reports(
         raise UsageError(f"--format {','.join(formats)}: expected html, pdf or html,pdf")
     if "pdf" in formats:
         check_cjk_font()
-    source = data if isinstance(data, DataSource) else open_data(data or BUNDLED_DATA)
     ruleset = rules if isinstance(rules, RuleSet) else load_rules(rules)
     env = _environment(templates)
-    every = _branches(source, None)
-    chosen = _branches(source, branches)
+    source, facts = _facts(data, the_month, lang, engine)
+    every = _branches(facts.branches, None)
+    chosen = _branches(facts.branches, branches)
     summary = ReportSummary(Path(out) / str(the_month))
     timings = summary.timings
 
@@ -195,9 +225,8 @@ def render_reports(
     timings["evaluate"] = time.perf_counter() - started
     step = time.perf_counter()
     listed = _exception_lists(the_month, source, ruleset, unmask=unmask, engine=engine)
-    quality = _quality(source, lang)
     timings["exceptions_and_checks"] = time.perf_counter() - step
-    report_data = ReportData(the_month, ruleset, results, listed, every, quality, lang)
+    report_data = ReportData(the_month, ruleset, results, listed, every, facts.quality, lang)
     generated = (
         "reproducible"
         if reproducible
@@ -210,7 +239,7 @@ def render_reports(
         if templates is None or not (templates / "report.css").is_file()
         else (templates / "report.css").read_text(encoding="utf-8"),
         "period": str(the_month),
-        "as_of": _as_of(source, the_month),
+        "as_of": facts.as_of,
         "generated": generated,
         "version": ruleset.version,
     }
@@ -270,7 +299,7 @@ def render_reports(
             "formats": list(formats),
             "unmasked": unmask,
             "branches": [b["id"] for b in chosen],
-            "inputs": _inputs(source),
+            "inputs": facts.inputs,
             "outputs": sorted(str(p.relative_to(folder)) for p in summary.files),
             "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
         }

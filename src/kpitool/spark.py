@@ -13,6 +13,7 @@ master is given). No Python UDFs are used, so executors need no kpitool installe
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from kpitool.config import Config
 
 __all__ = [
+    "data_facts",
     "evaluate",
     "exceptions",
     "run_query",
@@ -63,10 +65,26 @@ DEFAULT_CONF: dict[str, str] = {
     "spark.app.name": "kpitool",
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.showConsoleProgress": "false",
-    "spark.log.level": "ERROR",
+    "spark.sql.legacy.javaCharsets": "true",
 }
 """Defaults a session is started with; kpitool.toml's [spark] table overrides them. Datetimes
-are local times without a zone (TIMESTAMP_NTZ); UTC keeps text parsing free of DST gaps."""
+are local times without a zone (TIMESTAMP_NTZ); UTC keeps text parsing free of DST gaps.
+Spark 4 reads CSV only in Unicode charsets unless Java's (GBK, GB18030) are allowed."""
+LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
+"""Errors-only JVM logging for sessions kpitool starts (a started JVM keeps its own)."""
+
+
+def _local_defaults(master: str | None) -> dict[str, str]:
+    """Settings for a JVM kpitool launches itself: quiet logs; in local mode few shuffle
+    partitions (Spark's 200 suit a cluster, not 2 cores and a month of one company)."""
+    if "PYSPARK_GATEWAY_PORT" in os.environ:  # spark-submit started the JVM already
+        return {}
+    defaults = {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG_CONFIG}"}
+    if master is None or master.startswith("local"):
+        defaults["spark.sql.shuffle.partitions"] = str(max(2, 2 * (os.cpu_count() or 1)))
+    return defaults
+
+
 _MEASURED = ("scope", "scope_id", "numerator", "denominator")
 
 
@@ -97,7 +115,9 @@ def spark_session(master: str | None = None, conf: Mapping[str, Any] | None = No
         builder = builder.master(master)
     elif "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit
         builder = builder.master("local[*]")
-    for key, value in {**DEFAULT_CONF, **_flatten(conf or {})}.items():
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL + 1)
+    settings = {**DEFAULT_CONF, **_local_defaults(master), **_flatten(conf or {})}
+    for key, value in settings.items():
         builder = builder.config(key, value)
     try:
         return builder.getOrCreate()
@@ -117,11 +137,13 @@ def session_from_config(config: Config) -> SparkSession:
 
 
 def _first_line(exc: BaseException) -> str:
+    """A Spark error's message without the JVM's plan dump, stack or SQLSTATE code."""
     text = str(exc).strip()
     raised = re.search(r"\[USER_RAISED_EXCEPTION\] (.+?)(?: SQLSTATE|$)", text, re.MULTILINE)
     if raised:
         return raised.group(1).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return re.sub(r"\s*SQLSTATE: \w+.*$", "", line).rstrip(" ;.")
 
 
 @contextmanager
@@ -294,7 +316,9 @@ def _owners(data: SparkData) -> dict[tuple[str, str], str]:
 def _source(data: DataSource | Path | str | None, session: SparkSession | None) -> SparkData:
     from kpitool.engine import BUNDLED_DATA
 
-    return SparkData(session or spark_session(), data if data is not None else BUNDLED_DATA)
+    spark = session or spark_session()
+    spark.conf.set("spark.sql.legacy.javaCharsets", "true")  # a session kpitool did not start
+    return SparkData(spark, data if data is not None else BUNDLED_DATA)
 
 
 def _inputs(
@@ -440,3 +464,34 @@ def run_query(
         frame = frame.limit(limit)
     with _spark_errors("query"):
         return to_polars(frame)
+
+
+def data_facts(
+    data: DataSource | Path | str,
+    month: Month,
+    as_of: Sequence[tuple[str, str]],
+    *,
+    session: SparkSession | None = None,
+) -> tuple[pl.DataFrame, str, dict[str, str]]:
+    """What a report needs to know of data only Spark reaches: the branches (id, name), the
+    as-of date (the latest of the (dataset, column) pairs `as_of` up to the month's end) and
+    where each dataset was read."""
+    source = _source(data, session)
+    branches = _reference(source, "branches")
+    if branches is None:
+        raise DataError(source.missing("branches"))
+    latest = None
+    for name, column in as_of:
+        if source.has(name):
+            with _spark_errors(f"dataset {name}"):
+                day_of = F.to_date(F.col(column))
+                value = (
+                    source.read(name)
+                    .filter(day_of <= F.lit(month.last_day))
+                    .select(F.max(day_of))
+                    .collect()
+                )
+            day = value[0][0] if value else None
+            latest = day if latest is None or (day is not None and day > latest) else latest
+    where = {name: source.where(name) for name in DATASETS if source.has(name)}
+    return branches.select("branch_id", "branch_name"), str(latest or month.last_day), where

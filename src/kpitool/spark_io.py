@@ -20,12 +20,12 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from kpitool.catalogue import DataSource, SourceSpec, open_data
+from kpitool.catalogue import DataSource, SourceSpec, is_url, open_data
 from kpitool.errors import ConfigError, DataError
 from kpitool.readers import detect_encoding
 from kpitool.schema import ColumnType, dataset
 
-__all__ = ["SparkData", "is_url", "spark_type", "strftime_to_java"]
+__all__ = ["SparkData", "spark_type", "strftime_to_java"]
 
 _SPARK_TYPES: dict[str, T.DataType] = {
     "str": T.StringType(),
@@ -57,11 +57,6 @@ _ISO_DATETIME = "yyyy-MM-dd HH:mm:ss[.SSSSSSSSS]"
 def spark_type(column_type: ColumnType) -> T.DataType:
     """The Spark type a canonical column is read as (datetimes are local: no time zone)."""
     return _SPARK_TYPES[column_type]
-
-
-def is_url(text: str) -> bool:
-    """Whether a data location is a URL (hdfs://, s3a://, file:/ …) rather than a local path."""
-    return bool(_URL.match(text)) and not re.match(r"^[A-Za-z]:[\\/]", text)
 
 
 def _restore_url(text: str) -> str:
@@ -147,6 +142,11 @@ class SparkData:
             return f"{self.local.root}: no dataset {name!r} ({name}.csv, .parquet or folder)"
         return f"{self.root}: no {name}.csv, {name}.parquet or {name}/ folder"
 
+    def where(self, name: str) -> str:
+        """Where dataset `name` is read from: a file, a folder or a table."""
+        located = self._locate(name)
+        return located.where if located is not None else ""
+
     def read(self, name: str) -> DataFrame:
         """Dataset `name` with its canonical columns and types (and extra columns as text)."""
         if name not in self._frames:
@@ -165,7 +165,7 @@ class SparkData:
 
     def _find(self, name: str) -> _Located | None:
         spec = self.spec(name)
-        table = getattr(spec, "table", None)
+        table = spec.table
         if table:
             return _Located(where=f"table {table}", table=str(table))
         if self.local is not None:

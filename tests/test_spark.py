@@ -1,0 +1,194 @@
+"""The Spark engine gives the Polars engine's results: every rule, exception rows, queries,
+the CLI and a report, on generated data (Spark in local mode; needs the spark extra)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from builders import DEFAULT_BRANCHES, write_dataset
+
+pytest.importorskip(
+    "pyspark", reason="the spark extra is not installed (pip install -e '.[spark]')"
+)
+
+from kpitool import evaluate, exceptions, generate_sample_data, load_rules
+from kpitool.engine import BUNDLED_DATA
+from kpitool.errors import DataError
+from kpitool.query import run_query
+
+MONTHS = ["2015-03", "2015-12"]
+KEY = ["rule_id", "period", "scope", "scope_id"]
+NUMBERS = ("numerator", "denominator", "value", "target", "pace_needed")
+
+
+@pytest.fixture(scope="module")
+def session() -> Iterator[Any]:
+    from kpitool.spark import spark_session
+
+    spark = spark_session("local[2]", {"spark.sql.shuffle.partitions": "4"})
+    yield spark
+    spark.stop()
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another seed and size than the bundled sample, so nothing is tuned to one data set."""
+    folder = tmp_path_factory.mktemp("generated")
+    generate_sample_data(folder, seed=11, branches=4, scale=0.3)
+    return folder
+
+
+def _same_rows(polars_rows: pl.DataFrame, spark_rows: pl.DataFrame, key: list[str]) -> None:
+    assert spark_rows.columns == polars_rows.columns
+    assert spark_rows.height == polars_rows.height
+    left = polars_rows.sort(key, nulls_last=True).to_dicts()
+    right = spark_rows.sort(key, nulls_last=True).to_dicts()
+    for mine, theirs in zip(left, right, strict=True):
+        for column, value in mine.items():
+            other = theirs[column]
+            if isinstance(value, float) and isinstance(other, float):
+                assert math.isclose(value, other, rel_tol=1e-9, abs_tol=1e-9), (mine, column)
+            else:
+                assert value == other, (mine, column, other)
+
+
+def test_every_rule_gives_the_same_rows(session: Any, generated: Path) -> None:
+    polars_rows = evaluate(MONTHS, generated)
+    spark_rows = evaluate(MONTHS, generated, engine="spark")
+    assert set(polars_rows["rule_id"]) == {rule.id for rule in load_rules()}
+    assert polars_rows.filter(pl.col("status") == "fail").height > 0  # a real comparison
+    _same_rows(polars_rows, spark_rows, KEY)
+
+
+@pytest.mark.parametrize("rule_id", [rule.id for rule in load_rules() if rule.detection])
+def test_exception_rows_are_the_same(session: Any, rule_id: str) -> None:
+    polars_rows = exceptions(rule_id, "2015-03", BUNDLED_DATA)
+    spark_rows = exceptions(rule_id, "2015-03", BUNDLED_DATA, engine="spark")
+    _same_rows(polars_rows, spark_rows, polars_rows.columns)
+
+
+def test_planted_exceptions_come_back(session: Any) -> None:
+    """B06's shared phones are planted in the sample data: Spark lists them too."""
+    rows = exceptions("callbacks.shared_phone", "2015-03", BUNDLED_DATA, engine="spark")
+    assert "B06" in set(rows["branch_id"])
+
+
+def test_gbk_exports_through_the_catalogue(session: Any) -> None:
+    """Chinese headers, GBK bytes and the catalogue's formats read the same in Spark."""
+    raw = BUNDLED_DATA / "raw"
+    polars_rows = evaluate("2015-03", raw, rule_ids=["claims."])
+    spark_rows = evaluate("2015-03", raw, rule_ids=["claims."], engine="spark")
+    assert polars_rows["value"].drop_nulls().len() > 0
+    _same_rows(polars_rows, spark_rows, KEY)
+
+
+def test_query_gives_the_same_answer(session: Any) -> None:
+    sql = (
+        "SELECT branch_id, COUNT(*) AS n, SUM(premium) AS premium FROM policies "
+        "WHERE is_group GROUP BY branch_id ORDER BY branch_id"
+    )
+    polars_rows = run_query(sql, BUNDLED_DATA)
+    spark_rows = run_query(sql, BUNDLED_DATA, engine="spark")
+    assert polars_rows.height == 8
+    _same_rows(polars_rows.cast({"n": pl.Int64}), spark_rows, ["branch_id"])
+
+
+def test_a_value_that_does_not_parse_names_file_column_and_value(
+    session: Any, tmp_path: Path
+) -> None:
+    write_dataset(tmp_path, "branches", DEFAULT_BRANCHES)
+    write_dataset(
+        tmp_path,
+        "claims",
+        [{"reported_at": "2015-03-02", "closed_at": "2015-03-06"}] * 2,
+    )
+    parquet = tmp_path / "claims.parquet"
+    text = pl.read_parquet(parquet).write_csv()
+    parquet.unlink()
+    lines = text.splitlines()
+    lines[2] = lines[2].replace("2015-03-06", "2015-03-31x")
+    (tmp_path / "claims.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as error:
+        evaluate("2015-03", tmp_path, rule_ids=["claims.closed_within_5d_rate"], engine="spark")
+    message = str(error.value)
+    assert "claims.csv" in message and "closed_at" in message and "'2015-03-31x'" in message
+    assert "\n" not in message
+
+
+def test_cli_evaluate_on_spark_prints_what_polars_prints(
+    session: Any, cli: Callable[..., Any]
+) -> None:
+    args = ["evaluate", "--month", "2015-03", "--rule", "cleanup.", "--format", "json"]
+    on_polars = cli(*args)
+    on_spark = cli(*args, "--engine", "spark")
+    assert on_spark.exit_code == 0, on_spark.stderr
+    assert json.loads(on_spark.stdout) == json.loads(on_polars.stdout)
+
+
+def test_cli_rejects_an_unknown_engine(cli: Callable[..., Any]) -> None:
+    result = cli("evaluate", "--month", "2015-03", "--engine", "duckdb")
+    assert result.exit_code == 2
+    assert "engine" in result.stderr and "polars" in result.stderr
+
+
+def test_report_on_spark_is_the_report_on_polars(
+    session: Any, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    args = ["report", "--month", "2015-03", "--branch", "B03", "--format", "html"]
+    on_polars = cli(*args, "--reproducible", "--out", str(tmp_path / "polars"))
+    on_spark = cli(*args, "--reproducible", "--out", str(tmp_path / "spark"), "--engine", "spark")
+    assert on_polars.exit_code == 0 and on_spark.exit_code == 0, on_spark.stderr
+    for name in ("B03.html", "index.html"):
+        polars_page = (tmp_path / "polars" / "2015-03" / name).read_text(encoding="utf-8")
+        spark_page = (tmp_path / "spark" / "2015-03" / name).read_text(encoding="utf-8")
+        assert spark_page == polars_page, name
+
+
+def test_data_at_a_url(session: Any) -> None:
+    """hdfs://, s3a:// … are read by Spark through Hadoop; file:// stands in for them here."""
+    from kpitool.periods import parse_month
+    from kpitool.report import AS_OF_COLUMNS
+    from kpitool.spark import data_facts
+
+    url = BUNDLED_DATA.as_uri()
+    polars_rows = evaluate("2015-03", BUNDLED_DATA, rule_ids=["cleanup."])
+    _same_rows(polars_rows, evaluate("2015-03", url, rule_ids=["cleanup."], engine="spark"), KEY)
+    branches, as_of, where = data_facts(url, parse_month("2015-03"), AS_OF_COLUMNS)
+    assert branches["branch_id"].to_list() == [f"B0{i}" for i in range(1, 9)]
+    assert as_of == "2015-03-31"
+    assert where["claims"] == f"{url}/claims.parquet".replace("file:///", "file:/")
+
+
+def test_a_dataset_in_a_spark_table(session: Any, tmp_path: Path) -> None:
+    """A catalogue entry `table:` reads a Spark/Hive table instead of files."""
+    session.read.parquet(str(BUNDLED_DATA / "claims.parquet")).createOrReplaceTempView("kpi_claims")
+    (tmp_path / "catalogue.yaml").write_text("datasets:\n  claims:\n    table: kpi_claims\n")
+    for name in ("branches.csv", "targets.csv", "benchmarks.csv"):
+        (tmp_path / name).write_bytes((BUNDLED_DATA / name).read_bytes())
+    polars_rows = evaluate("2015-03", BUNDLED_DATA, rule_ids=["claims.closed_within_5d_rate"])
+    spark_rows = evaluate(
+        "2015-03", tmp_path, rule_ids=["claims.closed_within_5d_rate"], engine="spark"
+    )
+    _same_rows(polars_rows, spark_rows, KEY)
+    with pytest.raises(DataError, match="Spark table kpi_claims"):
+        from kpitool import open_data
+
+        open_data(tmp_path).scan("claims")
+
+
+def test_settings_from_kpitool_toml(session: Any, tmp_path: Path) -> None:
+    """engine and [spark] settings from kpitool.toml reach the session and the engine."""
+    from kpitool.cli_options import engine_of
+    from kpitool.config import load_config
+
+    config = tmp_path / "kpitool.toml"
+    config.write_text('engine = "spark"\n\n[spark.sql]\n"shuffle.partitions" = 3\n')
+    assert engine_of(load_config(config, {})) == "spark"
+    assert session.conf.get("spark.sql.shuffle.partitions") == "3"
