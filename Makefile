@@ -1,5 +1,6 @@
 # kpitool: `make report` runs the main job on the bundled sample data, `make test` the tests.
-# Both set up what they need first (a .venv and, on Debian, the CJK fonts and poppler).
+# Both set up what they need first (a .venv with the spark extra and, on Debian, the CJK
+# fonts, poppler, HarfBuzz's subsetter and, when no java is on PATH, OpenJDK 17 for Spark).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -18,11 +19,12 @@ setup: $(VENV)/.installed system-packages  ## Create .venv, install kpitool with
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
 	touch $@
 
-system-packages:  ## Install the Debian packages kpitool needs (CJK fonts, poppler) when missing
+system-packages:  ## Install the Debian packages kpitool needs (CJK fonts, poppler, Java) when missing
 	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
