@@ -38,7 +38,6 @@ from kpitool.cli_options import (
 from kpitool.display import (
     explanation_text,
     frame_table,
-    mask_frame,
     results_table,
     rows_title,
     trend_table,
@@ -48,6 +47,7 @@ from kpitool.errors import KpiError
 from kpitool.explain import explain
 from kpitool.log import configure_logging
 from kpitool.periods import parse_month
+from kpitool.privacy import mask_frame
 from kpitool.query import run_query
 from kpitool.report import render_reports
 from kpitool.results import breaches, filter_status, results_to_records

@@ -6,8 +6,6 @@ the reports agree.
 
 from __future__ import annotations
 
-import re
-from functools import partial
 from typing import Literal
 
 import polars as pl
@@ -29,8 +27,6 @@ __all__ = [
     "format_target",
     "format_value",
     "frame_table",
-    "mask_frame",
-    "mask_text",
     "results_table",
     "rows_title",
     "rules_table",
@@ -196,38 +192,6 @@ def describe_target(rule: Rule, lang: Lang = "zh") -> str:
         return f"{op} 目标文件" if lang == "zh" else f"{op} targets file"
     joiner = " 与 " if lang == "zh" else " and "
     return f"{op} {joiner.join(parts)}"
-
-
-_SENSITIVE = (
-    (re.compile(r"(^|_)phone$"), "phone"),
-    (re.compile(r"(^|_)(person_id|policyholder_id|id_number)$"), "id"),
-    (re.compile(r"^(name|agent_name|staff_name|customer_name|policyholder_name)$"), "name"),
-)
-
-
-def _mask_kind(column: str) -> str | None:
-    return next((kind for pattern, kind in _SENSITIVE if pattern.search(column)), None)
-
-
-def mask_text(value: str | None, kind: str) -> str | None:
-    """Mask personal data: phone 138****5678, name 张*, ID numbers keep 3 + last 4."""
-    if value is None:
-        return None
-    if kind == "phone":
-        return (value[:3] + "****" + value[-4:]) if len(value) >= 8 else "****"
-    if kind == "name":
-        return value[:1] + "*" * max(len(value) - 1, 1)
-    return value[:3] + "*" * max(len(value) - 7, 1) + value[-4:] if len(value) > 7 else "****"
-
-
-def mask_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame with its personal-data columns (phone, name, person ids) masked."""
-    kinds = {c: _mask_kind(c) for c, t in frame.schema.items() if t == pl.String}
-    return frame.with_columns(
-        pl.col(column).map_elements(partial(mask_text, kind=kind), return_dtype=pl.String)
-        for column, kind in kinds.items()
-        if kind is not None
-    )
 
 
 def frame_table(frame: pl.DataFrame, title: str = "") -> Table:

@@ -28,13 +28,14 @@ from rich.progress import Progress
 from kpitool import __version__
 from kpitool.catalogue import DataSource, is_url, open_data
 from kpitool.check import check_data
-from kpitool.display import Lang, mask_frame
+from kpitool.display import Lang
 from kpitool.engine import BUNDLED_DATA, evaluate, exceptions
 from kpitool.errors import DataError, UsageError
 from kpitool.i18n import LABELS
 from kpitool.output import atomic_write, folder_lock, safe_filename
 from kpitool.pdf import check_cjk_font, render_pdf
 from kpitool.periods import Month, parse_month
+from kpitool.privacy import mask_frame
 from kpitool.report_context import ReportData, branch_context, company_context
 from kpitool.rules import RuleSet, load_rules
 
