@@ -6,7 +6,9 @@ of kpis.md (empty population → n/a, no target → n/a, min_population, deadlin
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -26,6 +28,39 @@ _SCOPE_ORDER = {
     "agent": 4,
     "investigator": 5,
 }
+
+
+@dataclass(frozen=True)
+class _RememberedTables(TargetTables):
+    """The target tables, each answer looked up once: scoring asks the same rule and branch
+    for every scope row and month, and each lookup in the small frames costs ~0.5 ms."""
+
+    owners: frozenset[tuple[str, str | None]] = frozenset()
+    """(rule_id, branch_id) of every targets row (branch_id None for the default rows)."""
+    rows: dict[tuple[str, str | None], list[tuple[dt.date, float]]] = field(default_factory=dict)
+    marks: dict[tuple[str, str], float | None] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, tables: TargetTables) -> _RememberedTables:
+        owners = (
+            tables.targets.select("rule_id", "branch_id").rows()
+            if tables.targets is not None
+            else []
+        )
+        return cls(tables.targets, tables.benchmarks, frozenset(owners))
+
+    def target_rows(self, rule_id: str, branch_id: str | None) -> list[tuple[dt.date, float]]:
+        # A branch without rows of its own gets the rule's default rows, as branch None does.
+        own = branch_id if (rule_id, branch_id) in self.owners else None
+        if (rule_id, own) not in self.rows:
+            known = any(r == rule_id for r, _ in self.owners)
+            self.rows[(rule_id, own)] = super().target_rows(rule_id, own) if known else []
+        return self.rows[(rule_id, own)]
+
+    def benchmark(self, rule_id: str, month: Month) -> float | None:
+        if (rule_id, str(month)) not in self.marks:
+            self.marks[(rule_id, str(month))] = super().benchmark(rule_id, month)
+        return self.marks[(rule_id, str(month))]
 
 
 def measure_value(rule: Rule, numerator: float | None, denominator: float | None) -> float | None:
@@ -127,6 +162,7 @@ def score(
     owning branch `owners` knows ((scope, id) -> branch_id).
     """
     owners = owners or {}
+    tables = _RememberedTables.of(tables)
     rows: list[dict[str, Any]] = []
     for month in months:
         for rule in rules:
