@@ -1,42 +1,88 @@
-"""Charts as inline SVG (matplotlib), so the HTML works offline as one file and PDFs get
-the same vector drawing. Text stays text (svg.fonttype none) in a CJK-capable font."""
+"""Charts as small inline SVG written directly: a trend line per KPI and monthly bars.
+
+Reports carry dozens of charts per branch and a hundred branches a month, so each chart is
+a few dozen elements (lines, polylines, text) rather than a plotting library's hundreds:
+WeasyPrint's PDF time and the HTML's weight follow the element count. Text stays text, in
+the report's CJK font; identical inputs give identical SVG.
+"""
 
 from __future__ import annotations
 
-import io
-import re
+import math
 from collections.abc import Sequence
+from html import escape
 
-import matplotlib
+__all__ = ["bar_svg", "nice_ticks", "trend_svg"]
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
-
-__all__ = ["bar_svg", "trend_svg"]
-
-_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "Microsoft YaHei", "PingFang SC", "DejaVu Sans"]
-plt.rcParams.update(
-    {
-        "svg.fonttype": "none",
-        "font.family": "sans-serif",
-        "font.sans-serif": _FONTS,
-        "font.size": 7,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "svg.hashsalt": "kpitool",  # stable ids: identical inputs give identical SVG
-    }
-)
+_FONT = "font-family=\"'Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', sans-serif\""
+_INK, _GRID, _MUTED = "#333333", "#e5e8eb", "#6b7785"
+_BRANCH, _COMPANY, _TARGET, _BAR = "#1f4e79", "#9aa5b1", "#c0392b", "#c0392b"
 
 
-def _svg(fig: Figure) -> str:
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
-    text = buffer.getvalue()
-    text = text[text.index("<svg") :]
-    return re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
+def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
+    """Round axis ticks (steps of 1, 2 or 5 × 10^k) spanning low..high, about `count` of them."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return [0.0, 1.0]
+    if high - low < 1e-12:
+        pad = abs(high) * 0.1 or 1.0
+        low, high = low - pad, high + pad
+    raw = (high - low) / max(count - 1, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first = math.floor(low / step + 1e-9) * step
+    ticks = []
+    value = first
+    while value < high + step * 0.999:
+        ticks.append(round(value, 10))
+        value += step
+    return ticks
+
+
+def _number(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _tick_label(value: float, percent: bool, step: float) -> str:
+    """A tick with as many decimals as the step needs (2.5 → one, 0.25 → two)."""
+    decimals = next((d for d in range(4) if abs(step * 10**d - round(step * 10**d)) < 1e-6), 4)
+    text = f"{value:.{decimals}f}"
+    return f"{text}%" if percent else text
+
+
+def _svg(width: float, height: float, body: list[str]) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_number(width)}pt" '
+        f'height="{_number(height)}pt" viewBox="0 0 {_number(width)} {_number(height)}" '
+        f'{_FONT} font-size="7" fill="{_INK}">' + "".join(body) + "</svg>"
+    )
+
+
+def _text(x: float, y: float, text: str, anchor: str = "middle", extra: str = "") -> str:
+    return (
+        f'<text x="{_number(x)}" y="{_number(y)}" text-anchor="{anchor}"{extra}>'
+        f"{escape(text)}</text>"
+    )
+
+
+def _text_width(text: str, size: float) -> float:
+    """Rough width of a label: CJK characters are square, Latin ones about half as wide."""
+    return sum(size if ord(ch) > 0x2E7F else size * 0.55 for ch in text)
+
+
+def _runs(points: list[tuple[float, float | None]]) -> list[list[tuple[float, float]]]:
+    """Consecutive points with values; a missing month breaks the line."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for x, y in points:
+        if y is None:
+            runs.append([])
+        else:
+            runs[-1].append((x, y))
+    return [run for run in runs if run]
+
+
+def _polyline(run: list[tuple[float, float]], style: str) -> str:
+    points = " ".join(f"{_number(x)},{_number(y)}" for x, y in run)
+    return f'<polyline points="{points}" fill="none" {style}/>'
 
 
 def trend_svg(
@@ -48,58 +94,91 @@ def trend_svg(
     percent: bool,
     labels: tuple[str, str, str],
 ) -> str:
-    """A small line chart: the branch's values, the company's, and the target line."""
-    fig, ax = plt.subplots(figsize=(3.3, 1.45), dpi=72)
-    x = list(range(len(months)))
+    """A small line chart: the branch's values (solid, dots), the company's (dashed) and the
+    target (dotted, held flat across each month), with a legend in `labels` order."""
+    width, height = 238.0, 110.0
+    left, right, top, bottom = 30.0, 8.0, 22.0, 14.0
     scale = 100.0 if percent else 1.0
+    series = [[None if v is None else v * scale for v in s] for s in (values, company, targets)]
+    present = [v for s in series for v in s if v is not None]
+    ticks = nice_ticks(min(present, default=0.0), max(present, default=1.0))
+    low, high = ticks[0], ticks[-1]
+    plot_w, plot_h = width - left - right, height - top - bottom
+    slot = plot_w / max(len(months), 1)
 
-    def series(items: Sequence[float | None]) -> list[float]:
-        return [float("nan") if v is None else v * scale for v in items]
+    def x_of(i: float) -> float:
+        return left + slot * (i + 0.5)
 
-    ax.plot(x, series(company), color="#9aa5b1", linewidth=1, linestyle="--", label=labels[1])
-    ax.plot(
-        x,
-        series(targets),
-        color="#c0392b",
-        linewidth=1,
-        linestyle=":",
-        drawstyle="steps-mid",
-        label=labels[2],
+    def y_of(v: float) -> float:
+        return top + plot_h * (1 - (v - low) / (high - low))
+
+    body = []
+    for tick in ticks:
+        y = y_of(tick)
+        body.append(
+            f'<line x1="{_number(left)}" x2="{_number(width - right)}" y1="{_number(y)}" '
+            f'y2="{_number(y)}" stroke="{_GRID}" stroke-width="0.5"/>'
+        )
+        body.append(
+            _text(left - 3, y + 2.3, _tick_label(tick, percent, ticks[1] - ticks[0]), "end")
+        )
+    axis_y = _number(top + plot_h)
+    body.append(
+        f'<line x1="{_number(left)}" x2="{_number(width - right)}" y1="{axis_y}" '
+        f'y2="{axis_y}" stroke="{_INK}" stroke-width="0.6"/>'
     )
-    ax.plot(
-        x,
-        series(values),
-        color="#1f4e79",
-        linewidth=1.6,
-        marker="o",
-        markersize=2.5,
-        label=labels[0],
+    for i, month in enumerate(months):
+        body.append(_text(x_of(i), height - 4, month[5:]))
+    steps = [(x_of(i + dx), v) for i, v in enumerate(series[2]) for dx in (-0.5, 0.5)]
+    styles = (
+        (steps, f'stroke="{_TARGET}" stroke-width="1" stroke-dasharray="1 1.5"'),
+        (
+            [(x_of(i), v) for i, v in enumerate(series[1])],
+            f'stroke="{_COMPANY}" stroke-width="1" stroke-dasharray="3 2"',
+        ),
+        ([(x_of(i), v) for i, v in enumerate(series[0])], f'stroke="{_BRANCH}" stroke-width="1.6"'),
     )
-    ax.set_xticks(x, [m[5:] for m in months])
-    ax.tick_params(length=2, pad=1)
-    ax.grid(axis="y", color="#e5e8eb", linewidth=0.5)
-    if percent:
-        ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:.0f}%")
-    ax.legend(
-        loc="upper left",
-        bbox_to_anchor=(0, 1.28),
-        ncol=3,
-        frameon=False,
-        fontsize=6,
-        handlelength=1.5,
-        columnspacing=0.8,
+    for points, style in styles:
+        for run in _runs([(x, None if v is None else y_of(v)) for x, v in points]):
+            body.append(_polyline(run, style))
+    for i, v in enumerate(series[0]):
+        if v is not None:
+            cx, cy = _number(x_of(i)), _number(y_of(v))
+            body.append(f'<circle cx="{cx}" cy="{cy}" r="1.6" fill="{_BRANCH}"/>')
+    legend = (
+        (labels[0], f'stroke="{_BRANCH}" stroke-width="1.6"'),
+        (labels[1], f'stroke="{_COMPANY}" stroke-width="1" stroke-dasharray="3 2"'),
+        (labels[2], f'stroke="{_TARGET}" stroke-width="1" stroke-dasharray="1 1.5"'),
     )
-    return _svg(fig)
+    x = left
+    for label, style in legend:
+        body.append(f'<line x1="{_number(x)}" x2="{_number(x + 12)}" y1="8" y2="8" {style}/>')
+        body.append(_text(x + 15, 10.3, label, "start", ' font-size="6.5"'))
+        x += 15 + _text_width(label, 6.5) + 8
+    return _svg(width, height, body)
 
 
 def bar_svg(months: Sequence[str], counts: Sequence[int], label: str) -> str:
-    """Bars of counts per month (the company's failed KPIs)."""
-    fig, ax = plt.subplots(figsize=(6.5, 1.8), dpi=72)
-    x = list(range(len(months)))
-    bars = ax.bar(x, counts, color="#c0392b", width=0.6, label=label)
-    ax.bar_label(bars, fontsize=6, padding=1)
-    ax.set_xticks(x, [m[5:] for m in months])
-    ax.tick_params(length=2, pad=1)
-    ax.set_yticks([])
-    ax.spines["left"].set_visible(False)
-    return _svg(fig)
+    """Bars of counts per month with their numbers on top (the company's failed KPIs)."""
+    width, height = 468.0, 120.0
+    left, right, top, bottom = 8.0, 8.0, 18.0, 14.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    slot = plot_w / max(len(months), 1)
+    highest = max([*counts, 1])
+    body = [_text(left, 9, label, "start", f' fill="{_MUTED}"')]
+    for i, (month, count) in enumerate(zip(months, counts, strict=True)):
+        bar_h, bar_w = plot_h * count / highest, min(slot * 0.6, 24.0)
+        middle = left + slot * (i + 0.5)
+        y = top + plot_h - bar_h
+        body.append(
+            f'<rect x="{_number(middle - bar_w / 2)}" y="{_number(y)}" width="{_number(bar_w)}" '
+            f'height="{_number(bar_h)}" fill="{_BAR}"/>'
+        )
+        body.append(_text(middle, y - 2, str(count), extra=' font-size="6.5"'))
+        body.append(_text(middle, height - 4, month[5:]))
+    axis_y = _number(top + plot_h)
+    body.append(
+        f'<line x1="{_number(left)}" x2="{_number(width - right)}" y1="{axis_y}" '
+        f'y2="{axis_y}" stroke="{_INK}" stroke-width="0.6"/>'
+    )
+    return _svg(width, height, body)
