@@ -26,6 +26,7 @@ Agents' own policies (self-insured) are planted everywhere and must be excluded.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,10 +35,10 @@ import polars as pl
 
 from kpitool.errors import UsageError
 from kpitool.output import atomic_path
-from kpitool.sample_facts import Facts, Plants
+from kpitool.sample_facts import Facts, Plants, monthly_counter_visits
 from kpitool.schema import DATASETS
 
-__all__ = ["SampleSummary", "generate_sample_data"]
+__all__ = ["VOLUMES", "SampleSummary", "generate_sample_data", "write_counter_visits"]
 
 _COUNTIES = [
     "营业一部",
@@ -67,6 +68,17 @@ _CSV = {
     "complaints",
     "appraisals",
 }
+_FACTS_CSV = {"callbacks", "complaints", "appraisals"}
+# The datasets whose volume `generate_sample_data(volumes=...)` can change on its own.
+VOLUMES = (
+    "counter_visits",
+    "policies",
+    "claims",
+    "callbacks",
+    "complaints",
+    "lapse_cleanup",
+    "customer_info",
+)
 
 
 @dataclass(frozen=True)
@@ -90,11 +102,8 @@ def _phones(rng: np.random.Generator, n: int, prefix: str = "13") -> list[str]:
     return [f"{prefix}{x:09d}" for x in numbers]
 
 
-def _reference(
-    rng: np.random.Generator,
-    n_branches: int,
-    year: int,
-) -> dict[str, pl.DataFrame]:
+def _branches(n_branches: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """branches and counters (no randomness)."""
     ids = [f"B{i + 1:02d}" for i in range(n_branches)]
     names = ["市区营业部", *(_COUNTIES[(i - 1) % len(_COUNTIES)] for i in range(1, n_branches))]
     branches = pl.DataFrame(
@@ -116,6 +125,16 @@ def _reference(
             for k in range(3 if b == "B01" else 2)
         ]
     )
+    return branches, counters
+
+
+def _reference(
+    rng: np.random.Generator,
+    n_branches: int,
+    year: int,
+) -> dict[str, pl.DataFrame]:
+    branches, counters = _branches(n_branches)
+    ids = branches["branch_id"].to_list()
     per_branch = 40
     agent_branch = np.repeat(ids, per_branch)
     n_agents = len(agent_branch)
@@ -231,8 +250,14 @@ def _targets(year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     return targets, benchmarks
 
 
-def _write(out: Path, name: str, frame: pl.DataFrame, files: list[Path]) -> None:
-    frame = frame.select(DATASETS[name].column_names).cast(DATASETS[name].polars_schema)  # type: ignore[arg-type]
+def _canonical(name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select(DATASETS[name].column_names).cast(DATASETS[name].polars_schema)  # type: ignore[arg-type]
+
+
+def _write(
+    out: Path, name: str, frame: pl.DataFrame, files: list[Path], csv: set[str] = _CSV
+) -> None:
+    frame = _canonical(name, frame)
     if name == "counter_visits":
         folder = out / name
         month = pl.col("arrived_at").dt.strftime("%Y-%m")
@@ -244,7 +269,7 @@ def _write(out: Path, name: str, frame: pl.DataFrame, files: list[Path]) -> None
                 part.drop("__m").write_parquet(tmp, statistics=True)
             files.append(target)
         return
-    if name in _CSV:
+    if name in csv:
         target = out / f"{name}.csv"
         text = frame.with_columns(pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M:%S"))
         with atomic_path(target) as tmp:
@@ -256,29 +281,90 @@ def _write(out: Path, name: str, frame: pl.DataFrame, files: list[Path]) -> None
     files.append(target)
 
 
-def generate_sample_data(
-    out: Path | str, *, seed: int = 7, branches: int = 8, year: int = 2015, scale: float = 1.0
-) -> SampleSummary:
-    """Write all 18 datasets of datasets.md for `year - 1` and `year` into `out`.
-
-    The same arguments always give the same files. `scale` multiplies the fact volumes.
-    """
+def _check(branches: int, year: int, scale: float, volumes: Mapping[str, float]) -> None:
     if branches < 2:
         raise UsageError("--branches must be at least 2 (a city branch and a county)")
     if not 0 < scale <= 10_000:
         raise UsageError("--scale must be greater than 0 (and at most 10000)")
     if not 2000 <= year <= 2100:
         raise UsageError("--year must be between 2000 and 2100")
+    for name, volume in volumes.items():
+        if name not in VOLUMES:
+            raise UsageError(f"volumes: {name!r} is not one of {', '.join(sorted(VOLUMES))}")
+        if not 0 < volume <= (1 if name == "callbacks" else 10_000):
+            raise UsageError(f"volumes: {name} must be greater than 0 (callbacks at most 1)")
+
+
+def generate_sample_data(
+    out: Path | str,
+    *,
+    seed: int = 7,
+    branches: int = 8,
+    year: int = 2015,
+    scale: float = 1.0,
+    volumes: Mapping[str, float] | None = None,
+    chunked: bool = False,
+) -> SampleSummary:
+    """Write all 18 datasets of datasets.md for `year - 1` and `year` into `out`.
+
+    The same arguments always give the same files. `scale` multiplies the fact volumes;
+    `volumes` multiplies one dataset's further (`VOLUMES`; callbacks: the share of new
+    policies called back). `chunked` is the layout for data too big to hold in memory
+    (benchmarks): counter visits generated and written a month at a time
+    (`write_counter_visits`), every fact in Parquet, no raw exports.
+    """
+    volumes = dict(volumes or {})
+    _check(branches, year, scale, volumes)
     out = Path(out)
     rng = np.random.default_rng(seed)
     frames = _reference(rng, branches, year)
     frames["targets"], frames["benchmarks"] = _targets(year)
-    facts = Facts(rng, frames, year, scale, Plants.for_branches(branches))
-    frames.update(facts.all())
+    facts = Facts(rng, frames, year, scale, Plants.for_branches(branches), volumes)
+    frames.update(facts.all(visits=not chunked))
     files: list[Path] = []
+    rows = {name: frame.height for name, frame in frames.items() if name in DATASETS}
     for name in DATASETS:
-        _write(out, name, frames[name], files)
-    from kpitool.sample_raw import write_raw_exports
+        if name in frames:
+            _write(out, name, frames[name], files, _CSV - _FACTS_CSV if chunked else _CSV)
+    if chunked:
+        visits = write_counter_visits(
+            out,
+            seed=seed,
+            branches=branches,
+            year=year,
+            scale=scale * volumes.get("counter_visits", 1.0),
+        )
+        files += visits.files
+        rows["counter_visits"] = visits.rows["counter_visits"]
+    else:
+        from kpitool.sample_raw import write_raw_exports
 
-    files += write_raw_exports(out / "raw", frames["branches"], frames["claims"])
-    return SampleSummary(out, {name: frames[name].height for name in DATASETS}, files)
+        files += write_raw_exports(out / "raw", frames["branches"], frames["claims"])
+    return SampleSummary(out, {name: rows[name] for name in DATASETS}, files)
+
+
+def write_counter_visits(
+    out: Path | str, *, seed: int = 7, branches: int = 8, year: int = 2015, scale: float = 1.0
+) -> SampleSummary:
+    """Write only counter_visits/YYYY-MM.parquet, a month at a time (bounded memory).
+
+    What `generate_sample_data(..., chunked=True)` writes for the same arguments (with its
+    counter_visits volume folded into `scale`), so a bigger visit volume can be written
+    beside the other datasets of a smaller set.
+    """
+    _check(branches, year, scale, {})
+    out = Path(out)
+    counters = _branches(branches)[1]
+    plants = Plants.for_branches(branches)
+    per_day = max(1, round(10 * scale))
+    files: list[Path] = []
+    total = 0
+    for key, frame in monthly_counter_visits(
+        seed, counters, _calendar(year), per_day, f"C{plants.slow_counter[1:]}01"
+    ):
+        target = out / "counter_visits" / f"{key}.parquet"
+        with atomic_path(target) as tmp:
+            _canonical("counter_visits", frame).write_parquet(tmp, statistics=True)
+        files.append(target)
+        total += frame.height
+    return SampleSummary(out, {"counter_visits": total}, files)

@@ -4,6 +4,7 @@ vectorised with NumPy and seeded; `kpitool.sample_ops` has the operational ones.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -11,17 +12,27 @@ import polars as pl
 
 from kpitool.sample_ops import DAY, OperationFacts, Plants, dates, microseconds
 
-__all__ = ["Facts", "Plants"]
+__all__ = ["Facts", "Plants", "monthly_counter_visits"]
+
+
+def _ids(
+    prefix: str, n: int, digits: int, infix: pl.Series | None = None, start: int = 0
+) -> pl.Series:
+    """prefix + infix + the row number (from `start`) zero-padded to `digits`, vectorised."""
+    number = pl.int_range(start, start + n, dtype=pl.Int64).cast(pl.String).str.zfill(digits)
+    parts = [pl.lit(prefix), *([pl.lit(infix)] if infix is not None else []), number]
+    return pl.select(pl.concat_str(parts).alias("id")).to_series()
 
 
 class Facts(OperationFacts):
     """Generates the ten fact datasets from the reference frames."""
 
-    def all(self) -> dict[str, pl.DataFrame]:
+    def all(self, visits: bool = True) -> dict[str, pl.DataFrame]:
+        """Every fact dataset; without `visits`, all but counter_visits (written by month)."""
         policies = self.policies()
         return {
             "policies": policies,
-            "counter_visits": self.counter_visits(),
+            **({"counter_visits": self.counter_visits()} if visits else {}),
             "claims": self.claims(policies),
             "callbacks": self.callbacks(policies),
             "complaints": self.complaints(),
@@ -37,7 +48,7 @@ class Facts(OperationFacts):
         calendar = self.ref["calendar"].filter(pl.col("is_workday"))
         days = calendar["date"].to_numpy().astype("datetime64[D]")
         counters = self.ref["counters"]
-        per_day = self._n(10)
+        per_day = self._n(10, "counter_visits")
         rows: dict[str, list[Any]] = {k: [] for k in ("counter_id", "branch_id", "arrived")}
         for counter_id, branch_id in counters.select("counter_id", "branch_id").iter_rows():
             n = per_day * len(days)
@@ -58,7 +69,7 @@ class Facts(OperationFacts):
         order = np.argsort(arrived, kind="stable")
         return pl.DataFrame(
             {
-                "ticket_id": [f"T{i + 1:08d}" for i in range(len(arrived))],
+                "ticket_id": _ids("T", len(arrived), 8, start=1),
                 "counter_id": counter[order],
                 "branch_id": np.array(rows["branch_id"])[order],
                 "arrived_at": microseconds(arrived[order]),
@@ -70,66 +81,80 @@ class Facts(OperationFacts):
 
     def policies(self) -> pl.DataFrame:
         rng, p, year = self.rng, self.plants, self.year
-        branch, applied = self._spread(45, year - 2)
+        branch, applied = self._spread(45, year - 2, "policies")
         n = len(branch)
+        # Agents are 40 a branch, in branch order: the k-th of branch b is row 40 b + k.
+        # Text columns stay codes (agent rows, holder numbers) until the frame is built, so
+        # tens of millions of policies fit in memory.
         agents = self.ref["agents"]
-        by_branch = {b: agents.filter(pl.col("branch_id") == b) for b in self.branches}
         pick = rng.integers(0, 40, n)
-        agent_id = np.array(
-            [by_branch[b]["agent_id"][int(i)] for b, i in zip(branch, pick, strict=True)]
-        )
-        channel = np.array(
-            [by_branch[b]["channel"][int(i)] for b, i in zip(branch, pick, strict=True)]
-        )
-        person = np.array(
-            [by_branch[b]["person_id"][int(i)] for b, i in zip(branch, pick, strict=True)]
-        )
-        line = np.where(rng.random(n) < 0.55, "long", "short")
-        is_group = (channel == "group") | (rng.random(n) < 0.02)
-        card = (line == "short") & (channel == "individual") & (rng.random(n) < 0.5)
-        manual = pl.Series(np.where(card, rng.random(n) < 0.12, False)).to_list()
-        is_manual = [m if c else None for m, c in zip(manual, card, strict=True)]
+        position = {b: i for i, b in enumerate(self.branches)}
+        row = pl.Series(branch).replace_strict(position, return_dtype=pl.Int64).to_numpy() * 40
+        row += pick
+        agent_channel = agents["channel"].to_numpy()
+        long = rng.random(n) < 0.55
+        is_group = (agent_channel == "group")[row] | (rng.random(n) < 0.02)
+        individual = (agent_channel == "individual")[row]
+        card = ~long & individual & (rng.random(n) < 0.5)
+        manual = pl.Series("m", np.where(card, rng.random(n) < 0.12, False))
+        is_manual = manual.to_frame().select(pl.when(pl.Series(card)).then("m")).to_series()
         lag = np.where(rng.random(n) < 0.99, rng.integers(0, 4, n), rng.integers(6, 13, n))
         group_lag = np.where(rng.random(n) < 0.995, rng.integers(0, 5, n), rng.integers(6, 9, n))
         late = (branch == p.late_group) & (rng.random(n) < 0.3)
         lag = np.where(is_group, np.where(late, rng.integers(6, 11, n), group_lag), lag)
+        del group_lag, late
         issued = applied + lag * DAY
         premium = np.where(
-            line == "long", rng.lognormal(np.log(6000), 0.8, n), rng.lognormal(np.log(1100), 0.5, n)
+            long, rng.lognormal(np.log(6000), 0.8, n), rng.lognormal(np.log(1100), 0.5, n)
         ).round(2)
         # Policyholders: mostly new customers; in the evaluated year, some old ones buy again.
-        holder = np.array([f"H{b[1:]}{i:07d}" for i, b in enumerate(branch)])
+        # holder[i] = j: the customer first seen on row j ("H" + branch + j); -1 - k: agent k.
+        holder = np.arange(n)
         this_year = issued >= np.datetime64(f"{year}-01-01")
         old_pool = {b: holder[(branch == b) & ~this_year] for b in self.branches}
         repeat_p = np.where(branch == p.low_repeat, 0.05, 0.4)
-        repeat = this_year & (line == "long") & (rng.random(n) < repeat_p)
+        repeat = this_year & long & (rng.random(n) < repeat_p)
         for i in np.flatnonzero(repeat):
             pool = old_pool[branch[i]]
             holder[i] = pool[rng.integers(0, len(pool))]
-        self_insured = (channel == "individual") & (rng.random(n) < 0.03)
-        holder = np.where(self_insured, person, holder)
+        del old_pool, repeat, repeat_p, this_year
+        self_insured = individual & (rng.random(n) < 0.03)
+        holder = np.where(self_insured, -1 - row, holder)
         agent_null = rng.random(n) < 0.04
-        status = rng.choice(
-            ["in_force", "lapsed", "surrendered", "terminated"], n, p=[0.86, 0.07, 0.05, 0.02]
-        )
+        status_code = rng.choice(4, n, p=[0.86, 0.07, 0.05, 0.02])
         status_date = issued + rng.integers(60, 700, n) * DAY
-        status = np.where(status_date > self.end, "in_force", status)
+        status_code = np.where(status_date > self.end, 0, status_code)
+        status = pl.Series(["in_force", "lapsed", "surrendered", "terminated"]).gather(status_code)
+        branches = pl.Series(branch)
+        del branch
+        new_holder = _ids("H", n, 7, branches.str.slice(1))
+        holders = pl.select(
+            pl.when(pl.lit(pl.Series(holder)) >= 0)
+            .then(pl.lit(new_holder).gather(pl.lit(pl.Series(np.maximum(holder, 0)))))
+            .otherwise(pl.lit(agents["person_id"]).gather(pl.lit(pl.Series(-1 - holder).clip(0))))
+        ).to_series()
+        del new_holder, holder
+        rows = pl.Series(row)
         frame = pl.DataFrame(
             {
-                "branch_id": branch,
-                "channel": channel,
-                "agent_id": pl.Series(np.where(agent_null, "", agent_id)).replace("", None),
-                "policyholder_id": holder,
-                "product_line": line,
+                "branch_id": branches,
+                "channel": agents["channel"].gather(rows),
+                "agent_id": agents["agent_id"]
+                .gather(rows)
+                .to_frame("a")
+                .select(pl.when(~pl.Series(agent_null)).then("a"))
+                .to_series(),
+                "policyholder_id": holders,
+                "product_line": pl.Series(np.where(long, "long", "short")),
                 "is_group": is_group,
-                "is_manual_card": pl.Series(is_manual, dtype=pl.Boolean),
+                "is_manual_card": is_manual,
                 "applied_at": dates(applied),
                 "issued_at": dates(issued),
                 "premium": premium,
                 "status": status,
                 "status_date": dates(status_date)
                 .to_frame("d")
-                .select(pl.when(pl.Series(status != "in_force")).then(pl.col("d")))
+                .select(pl.when(pl.Series(status_code != 0)).then(pl.col("d")))
                 .to_series(),
             }
         )
@@ -156,7 +181,7 @@ class Facts(OperationFacts):
         rng, p, year = self.rng, self.plants, self.year
         parts = []
         for line, per in (("short", 12.0), ("long", 4.0)):
-            branch, reported = self._spread(per, year - 1)
+            branch, reported = self._spread(per, year - 1, "claims")
             parts.append((line, branch, reported))
         rows = []
         for line, branch, reported in parts:
@@ -244,27 +269,32 @@ class Facts(OperationFacts):
     def callbacks(self, policies: pl.DataFrame) -> pl.DataFrame:
         rng, p = self.rng, self.plants
         new = policies.filter(pl.col("issued_at") >= dt.date(self.year - 1, 1, 1))
+        if "callbacks" in self.volumes:  # only a share of new policies is called back
+            new = new.filter(pl.Series(rng.random(new.height) < self.volumes["callbacks"]))
         n = new.height
-        holders = new["policyholder_id"].to_numpy()
-        unique = np.unique(holders)
-        phone_of = dict(
-            zip(
-                unique,
-                [f"13{x:09d}" for x in rng.choice(10**9, len(unique), replace=False)],
-                strict=True,
-            )
-        )
+        holders = new["policyholder_id"]
+        unique = holders.unique().sort()  # ids are ASCII: the order of np.unique
+        numbers = rng.choice(10**9, len(unique), replace=False)[unique.search_sorted(holders)]
+        own = pl.Series(numbers).cast(pl.String).str.zfill(9)
         agents = self.ref["agents"]
         agent_phone = dict(zip(agents["person_id"], agents["phone"], strict=True))
-        phone = np.array([agent_phone.get(h, phone_of[h]) for h in holders])
-        branch = new["branch_id"].to_numpy()
-        month = new["issued_at"].dt.strftime("%Y-%m").to_numpy()
+        phone = holders.replace_strict(agent_phone, default=None, return_dtype=pl.String)
+        phone = phone.fill_null("13" + own)
+        del own, numbers, unique
+        issued = new["issued_at"]
+        month = (issued.dt.year().cast(pl.Int32) * 12 + issued.dt.month()).to_numpy()
+        to_agent = (new["branch_id"] == p.agent_phone).to_numpy()
+        to_shared = (new["branch_id"] == p.shared_phone).to_numpy()
         # Planted: callbacks answered on another agent's phone; a phone shared by 4 holders.
         for m in np.unique(month):
-            mine = np.flatnonzero((branch == p.agent_phone) & (month == m))[:3]
-            phone[mine] = agents["phone"].sample(len(mine), seed=int(rng.integers(1 << 31)))
-            shared = np.flatnonzero((branch == p.shared_phone) & (month == m))
-            phone[shared[:4]] = f"1860000{rng.integers(1000, 9999)}"
+            mine = np.flatnonzero(to_agent & (month == m))[:3]
+            taken = agents["phone"].sample(len(mine), seed=int(rng.integers(1 << 31)))
+            if len(mine):
+                phone = phone.scatter(mine, taken)
+            shared = np.flatnonzero(to_shared & (month == m))[:4]
+            number = f"1860000{rng.integers(1000, 9999)}"
+            if len(shared):
+                phone = phone.scatter(shared, number)
         called = (
             new["issued_at"].to_numpy().astype("datetime64[s]")
             + rng.integers(1, 10, n) * DAY
@@ -277,8 +307,58 @@ class Facts(OperationFacts):
                     "callback_id"
                 ),
                 called_at=pl.Series(microseconds(called)),
-                phone=pl.Series(phone),
+                phone=phone,
                 success=pl.Series(rng.random(n) < 0.92),
             )
             .filter(pl.col("called_at") <= dt.datetime(self.year, 12, 31, 23, 59))
         )
+
+
+def monthly_counter_visits(
+    seed: int,
+    counters: pl.DataFrame,
+    calendar: pl.DataFrame,
+    per_day: int,
+    slow_counter: str,
+) -> Iterator[tuple[str, pl.DataFrame]]:
+    """Counter visits one month at a time ("YYYY-MM", rows), for data too big to hold at once.
+
+    The same distributions as `Facts.counter_visits`, but each month has its own random
+    stream (seed, month number), so a month needs no other month and memory stays bounded.
+    """
+    days = calendar.filter(pl.col("is_workday"))["date"].to_numpy().astype("datetime64[D]")
+    month_of = days.astype("datetime64[M]")
+    ids = counters["counter_id"]
+    branch_ids = counters["branch_id"]
+    slow = (ids == slow_counter).to_numpy()
+    offset = 0
+    for k, month in enumerate(np.unique(month_of)):
+        rng = np.random.default_rng([seed, k])
+        month_days = days[month_of == month]
+        per_counter = len(month_days) * per_day
+        n = per_counter * len(ids)
+        counter = np.repeat(np.arange(len(ids)), per_counter)
+        seconds = rng.integers(int(8.5 * 3600), 17 * 3600, n)
+        arrived = np.tile(np.repeat(month_days, per_day), len(ids)).astype("datetime64[s]")
+        arrived += seconds
+        queue = rng.gamma(2.0, 4.0, n) * np.where(slow[counter], 3.2, 1.0)
+        handle = rng.gamma(3.0, 1.6, n)
+        called = arrived + (queue * 60).astype("timedelta64[s]")
+        finished = called + (handle * 60).astype("timedelta64[s]")
+        rated = rng.random(n) < 0.7
+        score = rng.choice([5, 4, 3, 2, 1], n, p=[0.85, 0.14, 0.007, 0.002, 0.001])
+        order = np.argsort(arrived, kind="stable")
+        counter = counter[order]
+        frame = pl.DataFrame(
+            {
+                "ticket_id": _ids("T", n, 10, start=offset + 1),
+                "counter_id": ids.gather(counter),
+                "branch_id": branch_ids.gather(counter),
+                "arrived_at": microseconds(arrived[order]),
+                "called_at": microseconds(called[order]),
+                "finished_at": microseconds(finished[order]),
+                "satisfaction": pl.Series(np.where(rated, score, -1)[order]).replace(-1, None),
+            }
+        )
+        offset += n
+        yield str(month), frame

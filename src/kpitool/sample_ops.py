@@ -5,6 +5,7 @@ and month, and which branch carries which planted failure."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,14 +58,17 @@ class OperationFacts:
         year: int,
         scale: float,
         plants: Plants,
+        volumes: Mapping[str, float] | None = None,
     ) -> None:
         self.rng, self.ref, self.year, self.scale, self.plants = rng, ref, year, scale, plants
+        self.volumes = dict(volumes or {})
         self.branches: list[str] = ref["branches"]["branch_id"].to_list()
         self.start = np.datetime64(f"{year - 1}-01-01")
         self.end = np.datetime64(f"{year}-12-31")
 
-    def _n(self, per: float) -> int:
-        return max(1, round(per * self.scale))
+    def _n(self, per: float, dataset: str = "") -> int:
+        """Rows per unit at this scale; `volumes` multiplies one dataset's further."""
+        return max(1, round(per * self.scale * self.volumes.get(dataset, 1.0)))
 
     def _months(self, first_year: int) -> list[np.datetime64]:
         return [
@@ -73,21 +77,24 @@ class OperationFacts:
             for m in range(1, 13)
         ]
 
-    def _spread(self, per_branch_month: float, first_year: int) -> tuple[np.ndarray, np.ndarray]:
+    def _spread(
+        self, per_branch_month: float, first_year: int, dataset: str
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Branch ids and days for rows spread over the months (one block per branch-month)."""
-        count = self._n(per_branch_month)
-        branch, day = [], []
-        for month in self._months(first_year):
+        count = self._n(per_branch_month, dataset)
+        months = self._months(first_year)
+        day = []
+        for month in months:
             length = int((month + 1 - month).astype("timedelta64[D]") / DAY)
             first = month.astype("datetime64[D]")
-            for b in self.branches:
-                branch += [b] * count
+            for _ in self.branches:
                 day.append(first + self.rng.integers(0, length, count) * DAY)
-        return np.array(branch), np.concatenate(day)
+        branch = np.tile(np.repeat(np.array(self.branches), count), len(months))
+        return branch, np.concatenate(day)
 
     def complaints(self) -> pl.DataFrame:
         rng, p = self.rng, self.plants
-        branch, day = self._spread(3, self.year - 1)
+        branch, day = self._spread(3, self.year - 1, "complaints")
         n = len(branch)
         received = day.astype("datetime64[s]") + rng.integers(
             8 * 3600, 20 * 3600, n
@@ -197,7 +204,7 @@ class OperationFacts:
     def lapse_cleanup(self, policies: pl.DataFrame) -> pl.DataFrame:
         rng, p, year = self.rng, self.plants, self.year
         lapsed = policies.filter(pl.col("status") == "lapsed")
-        per = self._n(120)
+        per = self._n(120, "lapse_cleanup")
         rows = []
         for b in self.branches:
             pool = lapsed.filter(pl.col("branch_id") == b)
@@ -253,7 +260,7 @@ class OperationFacts:
 
     def customer_info(self) -> pl.DataFrame:
         rng, p = self.rng, self.plants
-        per = self._n(400)
+        per = self._n(400, "customer_info")
         branch = np.repeat(self.branches, per)
         n = len(branch)
         behind = branch == p.obps_behind
