@@ -192,3 +192,39 @@ def test_settings_from_kpitool_toml(session: Any, tmp_path: Path) -> None:
     config.write_text('engine = "spark"\n\n[spark.sql]\n"shuffle.partitions" = 3\n')
     assert engine_of(load_config(config, {})) == "spark"
     assert session.conf.get("spark.sql.shuffle.partitions") == "3"
+
+
+def test_spark_submit_runs_the_command_line(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    """`spark-submit …/kpitool/__main__.py evaluate --engine spark` uses spark-submit's
+    master and session, and prints what the Polars engine prints."""
+    import os
+    import subprocess
+    import sys
+
+    import kpitool
+
+    bin_dir = Path(sys.executable).parent
+    package = Path(kpitool.__file__).parent
+    args = ["evaluate", "--month", "2015-03", "--rule", "obps.", "--format", "json"]
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    submitted = subprocess.run(
+        [
+            str(bin_dir / "spark-submit"),
+            "--master",
+            "local[1]",
+            "--driver-java-options",
+            f"-Dlog4j2.configurationFile=file:{package / 'spark-log4j2.properties'}",
+            str(package / "__main__.py"),
+            *args,
+            "--engine",
+            "spark",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert submitted.returncode == 0, submitted.stderr[-2000:]
+    on_polars = cli(*args)
+    assert json.loads(submitted.stdout) == json.loads(on_polars.stdout)
