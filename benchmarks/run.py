@@ -1,111 +1,151 @@
-"""Benchmarks (`make bench`): evaluation against the read floor, one month and a year.
+"""Benchmarks of issue 6 (`make bench`): kpitool at a provincial company's size.
 
-Generates seeded sample data at a scale (written once, reused), then measures, as the median
-of several runs: (1) the floor, one lazy scan of every column the rules read; (2) evaluate of
-every rule for one month; (3) for all 12 months; (4) peak RSS. Writes benchmarks/results.md.
-A benchmark, never a timed test. Usage: python benchmarks/run.py [--scale 10] [--branches 20]
+Generates the seeded data sets once (benchmarks/data.py; reused while their parameters hold),
+then measures each thing in a child process of its own (benchmarks/measures.py), as the
+median of several runs: (1) the read floor, a streaming scan of every column the rules read;
+(2) `evaluate` of every catalogue rule for one month; (3) for 12 months; (4) the same rules
+as hand-written DuckDB SQL (benchmarks/duckdb_rules.sql), checked to give the same numbers;
+(5) peak RSS of each; (6) `report` of every branch, HTML and PDF; and (issue 7) the Spark
+engine in local mode. Writes benchmarks/results.md. A benchmark, never a timed test.
+
+    python benchmarks/run.py                      # everything (as `make bench`)
+    python benchmarks/run.py --scale 1 --branches 20 --skip large,spark,report   # develop
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import os
 import platform
-import resource
-import statistics
-import time
-from collections.abc import Callable
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
-import polars as pl
-
-import kpitool
-from kpitool import evaluate, generate_sample_data, load_rules, open_data
-from kpitool.expr import parse_expression, referenced_columns
-from kpitool.schema import DATASETS
+import data
+import measures
+import results
 
 HERE = Path(__file__).resolve().parent
+STEPS = ("floor", "evaluate", "duckdb", "check", "report", "spark", "large")
 
 
-def _median(fn: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+def _child(name: str, folder: Path, runs: int, months: list[str]) -> dict[str, Any]:
+    """Run one measure in a fresh interpreter; its last stdout line is the JSON result."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", name]
+    command += ["--data", str(folder), "--runs", str(runs), "--months", ",".join(months)]
+    print(f"  {name} {months[0]}{'…' + months[-1] if len(months) > 1 else ''} …", flush=True)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-4000:])
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "?"}
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"    {json.dumps({k: v for k, v in result.items() if k != 'mismatches'})[:300]}")
+    return result
 
 
-def _needed_columns() -> dict[str, set[str]]:
-    """Every canonical column any rule reads, per dataset (for the read floor)."""
-    needed: dict[str, set[str]] = {}
-    for rule in load_rules():
-        texts = list(rule.expressions().values())
-        names = {c.split(".")[-1] for t in texts for c in referenced_columns(parse_expression(t))}
-        datasets = {rule.dataset, *(lk.dataset for lk in rule.lookups)}
-        for part in (rule.measure.denominator, rule.measure.facts):
-            if part is not None and part.dataset:
-                datasets.add(part.dataset)
-        for name in datasets:
-            wanted = names | {"branch_id"} | ({rule.period.date} if rule.period else set())
-            needed.setdefault(name, set()).update(wanted & set(DATASETS[name].column_names))
-    return needed
+def measure_set(folder: Path, runs: int, skip: set[str], full: bool) -> dict[str, Any]:
+    """Every measure of one data set (`full`: also the check, reports and Spark)."""
+    one, year = [measures.MONTH], measures.YEAR
+    found: dict[str, Any] = {"rows": data.rows(folder), "rows_2015": data.rows_in_year(folder)}
+    found["floor"] = _child("floor", folder, runs, one)
+    found["evaluate_1"] = _child("evaluate", folder, runs, one)
+    found["evaluate_12"] = _child("evaluate", folder, runs, year)
+    if not full:
+        return found
+    if "duckdb" not in skip:
+        found["duckdb_1"] = _child("duckdb", folder, runs, one)
+        found["duckdb_12"] = _child("duckdb", folder, runs, year)
+    if "check" not in skip:
+        found["check"] = _child("check", folder, 1, year)
+    if "report" not in skip:
+        found["report"] = _child("report", folder, 1, one)
+    if "spark" not in skip:
+        found["spark"] = _child("spark", folder, 1, one)
+    return found
+
+
+def _versions() -> dict[str, str]:
+    import duckdb
+    import polars
+    import weasyprint
+
+    import kpitool
+
+    return {
+        "python": platform.python_version(),
+        "kpitool": kpitool.__version__,
+        "polars": polars.__version__,
+        "duckdb": duckdb.__version__,
+        "weasyprint": weasyprint.__version__,
+        "commit": subprocess.run(
+            ["git", "-C", str(HERE), "log", "-1", "--format=%h %cs"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip(),
+    }
+
+
+def _machine() -> str:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        memory = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+        gib = f", {int(memory) / 2**20:.0f} GiB RAM"
+    except OSError:
+        gib = ""
+    return f"{platform.machine()} {model}, {os.cpu_count()} cores{gib}, {platform.system()}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", type=float, default=10.0)
-    parser.add_argument("--branches", type=int, default=20)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="runs per timing (median)")
+    parser.add_argument("--scale", type=float, help="a small set instead (to develop)")
+    parser.add_argument("--branches", type=int, default=20, help="with --scale")
+    parser.add_argument("--skip", default="", help=f"comma-separated: {', '.join(STEPS)}")
+    parser.add_argument("--out", type=Path, default=HERE / "results.md")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--months", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    folder = HERE / "data" / f"scale{args.scale:g}-b{args.branches}"
-    if not (folder / "branches.csv").is_file():
-        print(f"generating {folder} …")
-        generate_sample_data(folder, seed=1, branches=args.branches, scale=args.scale)
-    source = open_data(folder)
-    rows = source.scan("counter_visits").select(pl.len()).collect().item()
-    needed = _needed_columns()
-
-    def floor() -> None:
-        plans = [
-            source.scan(name).select(sorted(cols))
-            for name, cols in needed.items()
-            if source.has(name) and cols
-        ]
-        pl.collect_all(plans, engine="streaming")
-
-    year = [f"2015-{m:02d}" for m in range(1, 13)]
-    figures = {
-        "floor: scan every column the rules read": _median(floor, args.runs),
-        "evaluate all rules, one month (2015-03)": _median(
-            lambda: evaluate("2015-03", source), args.runs
-        ),
-        "evaluate all rules, all 12 months": _median(lambda: evaluate(year, source), args.runs),
+    if args.child:
+        measures.child(args.child, args.data, args.runs, args.months.split(","))
+        return
+    skip = {s for s in args.skip.split(",") if s}
+    if unknown := skip - set(STEPS):
+        parser.error(f"--skip: unknown {', '.join(sorted(unknown))}")
+    main_set = data.small(args.scale, args.branches) if args.scale else data.SETS["provincial"]
+    found: dict[str, Any] = {
+        "date": dt.date.today().isoformat(),
+        "machine": _machine(),
+        "versions": _versions(),
+        "runs": args.runs,
     }
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    floor_s = figures["floor: scan every column the rules read"]
-    one = figures["evaluate all rules, one month (2015-03)"]
-    twelve = figures["evaluate all rules, all 12 months"]
-    lines = [
-        "# Benchmark results",
-        "",
-        f"- date: {dt.date.today()}; machine: {platform.machine()}, "
-        f"{platform.python_version()}, polars {pl.__version__}, kpitool {kpitool.__version__}",
-        f"- data: scale {args.scale:g}, {args.branches} branches, {rows:,} counter visits; "
-        f"median of {args.runs} runs",
-        "",
-        "| measure | seconds | ratio | target |",
-        "|---|---|---|---|",
-        f"| floor: scan every column the rules read | {floor_s:.2f} | 1.0 | |",
-        f"| evaluate one month | {one:.2f} | {one / floor_s:.1f}x floor | <= 1.5x floor |",
-        f"| evaluate 12 months | {twelve:.2f} | {twelve / one:.1f}x one month | well under 12x |",
-        f"| peak RSS of this process | {peak_mib:,.0f} MiB | | <= 4 GiB at 100 M visits |",
-        "",
-        "Not yet measured here (issue 6): the provincial scale (20 M visits), 100 M visits in "
-        "chunks, the DuckDB SQL peer, PDFs per branch.",
-    ]
-    (HERE / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    print(f"data set {main_set.name}:", flush=True)
+    found["main"] = {
+        "name": main_set.name,
+        "branches": main_set.branches,
+        **measure_set(data.ensure(main_set), args.runs, skip, True),
+    }
+    if "large" not in skip and not args.scale:
+        large = data.SETS["large"]
+        print(f"data set {large.name}:", flush=True)
+        found["large"] = {
+            "name": large.name,
+            "branches": large.branches,
+            **measure_set(data.ensure(large), args.runs, skip, False),
+        }
+    (HERE / "data").mkdir(exist_ok=True)
+    (HERE / "data" / "last_run.json").write_text(json.dumps(found, indent=2, default=str))
+    text = results.render(found)
+    args.out.write_text(text, encoding="utf-8")
+    print(text)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,186 @@
+"""What is measured, each run in a child process of its own (`run.py --child NAME`) so that
+its peak RSS is its own: the child prints one JSON line with the seconds of every run, its
+peak RSS and that of its own children (PDF workers, Spark's JVM)."""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from kpitool import evaluate, load_rules, open_data
+from kpitool.expr import parse_expression, referenced_columns
+from kpitool.schema import DATASETS, GRAIN_COLUMNS
+
+MONTH = "2015-03"
+YEAR = [f"2015-{m:02d}" for m in range(1, 13)]
+
+
+def needed_columns() -> dict[str, set[str]]:
+    """Every canonical column any rule reads, per dataset (for the read floor): those its
+    expressions name, its dates, grains, join keys and looked-up columns."""
+    needed: dict[str, set[str]] = {}
+
+    def add(dataset: str, *columns: str) -> None:
+        known = set(DATASETS[dataset].column_names)
+        needed.setdefault(dataset, set()).update(c for c in columns if c in known)
+
+    for rule in load_rules():
+        texts = list(rule.expressions().values())
+        names = {c.split(".")[-1] for t in texts for c in referenced_columns(parse_expression(t))}
+        add(rule.dataset, "branch_id", *names, *([rule.period.date] if rule.period else []))
+        add(rule.dataset, *(GRAIN_COLUMNS[grain] for grain in rule.grains))
+        if rule.entities is not None:
+            add(rule.dataset, rule.entities.key)
+        for lookup in rule.lookups:
+            add(rule.dataset, *lookup.keys)
+            add(lookup.dataset, *lookup.keys.values(), *lookup.columns.values(), *names)
+        denominator, facts = rule.measure.denominator, rule.measure.facts
+        if denominator is not None and denominator.dataset:
+            period = [denominator.period.date] if denominator.period else []
+            add(denominator.dataset, "branch_id", *names, *period)
+        if facts is not None and facts.dataset:
+            period = [facts.period.date] if facts.period else []
+            add(facts.dataset, *([facts.key] if facts.key else []), *names, *period)
+            add(rule.dataset, *([facts.key] if facts.key else []))
+    return needed
+
+
+def _timed(fn: Callable[[], object], runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def floor(folder: Path, runs: int) -> dict[str, Any]:
+    """One streaming scan of every column the rules read, nothing computed."""
+    source = open_data(folder)
+    needed = needed_columns()
+
+    def scan() -> None:
+        plans = [
+            source.scan(name).select(sorted(cols))
+            for name, cols in needed.items()
+            if source.has(name) and cols
+        ]
+        # Null counts force every value to be read and decoded (a bare `len` reads only the
+        # files' metadata); nothing else is computed.
+        pl.collect_all([p.select(pl.all().is_null().sum()) for p in plans], engine="streaming")
+
+    columns = sum(len(c) for c in needed.values())
+    return {"times": _timed(scan, runs), "columns": columns, "datasets": len(needed)}
+
+
+def evaluate_months(folder: Path, runs: int, months: list[str]) -> dict[str, Any]:
+    """kpitool.evaluate of every catalogue rule (what `kpitool evaluate` runs)."""
+    rows: list[int] = []
+
+    def run() -> None:
+        rows.append(evaluate(months if len(months) > 1 else months[0], folder).height)
+
+    return {"times": _timed(run, runs), "rows": rows[-1]}
+
+
+def duckdb_months(folder: Path, runs: int, months: list[str]) -> dict[str, Any]:
+    """The hand-written SQL of every rule, one query per rule and month, default threads."""
+    import duckdb_peer
+
+    rows: list[int] = []
+
+    def run() -> None:
+        with duckdb_peer.connect(folder) as con:
+            rows.append(duckdb_peer.evaluate(con, months).height)
+
+    import duckdb
+
+    return {"times": _timed(run, runs), "rows": rows[-1], "duckdb": duckdb.__version__}
+
+
+def check(folder: Path, runs: int, months: list[str]) -> dict[str, Any]:
+    """kpitool's and the SQL's numerators and denominators, row by row (not timed)."""
+    import duckdb_peer
+
+    ours = evaluate(months, folder)
+    with duckdb_peer.connect(folder) as con:
+        theirs = duckdb_peer.evaluate(con, months)
+    bad = duckdb_peer.compare(ours, theirs)
+    compared = ours.filter(pl.col("scope").is_in(["company", "branch"])).height
+    return {
+        "times": [],
+        "compared": compared,
+        "sql_rows": theirs.height,
+        "rules": ours["rule_id"].n_unique(),
+        "mismatches": bad.head(50).to_dicts(),
+        "mismatch_count": bad.height,
+    }
+
+
+def report(folder: Path, runs: int, months: list[str]) -> dict[str, Any]:
+    """`kpitool report` for every branch, HTML and PDF (one run: 100 PDFs take a while)."""
+    from kpitool.report import render_reports
+
+    out = Path(tempfile.mkdtemp(prefix="kpitool-bench-"))
+    try:
+        started = time.perf_counter()
+        summary = render_reports(
+            months[0], folder, None, out, formats=("html", "pdf"), progress=False
+        )
+        total = time.perf_counter() - started
+        pdfs = sum(1 for p in summary.files if p.suffix == ".pdf")
+        branches = len(open_data(folder).scan("branches").collect())
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return {"times": [total], "timings": dict(summary.timings), "pdfs": pdfs, "branches": branches}
+
+
+def spark(folder: Path, runs: int, months: list[str]) -> dict[str, Any]:
+    """The Spark engine in local mode: session start-up, then one month and 12 (one run each)."""
+    from kpitool.spark import spark_session
+
+    started = time.perf_counter()
+    session = spark_session("local[*]", {"spark.sql.shuffle.partitions": "8"})
+    session.range(1).count()
+    startup = time.perf_counter() - started
+    one = _timed(lambda: evaluate(MONTH, folder, engine="spark"), 1)
+    twelve = _timed(lambda: evaluate(YEAR, folder, engine="spark"), 1)
+    session.stop()
+    import pyspark
+
+    return {
+        "times": [],
+        "startup": startup,
+        "one_month": one[0],
+        "twelve_months": twelve[0],
+        "pyspark": pyspark.__version__,
+    }
+
+
+MEASURES: dict[str, Callable[[Path, int, list[str]], dict[str, Any]]] = {
+    "floor": lambda folder, runs, months: floor(folder, runs),
+    "evaluate": evaluate_months,
+    "duckdb": duckdb_months,
+    "check": check,
+    "report": report,
+    "spark": spark,
+}
+
+
+def child(name: str, folder: Path, runs: int, months: list[str]) -> None:
+    """Run one measure and print its JSON line (the last line of stdout)."""
+    result = MEASURES[name](folder, runs, months)
+    if result["times"]:
+        result["median"] = statistics.median(result["times"])
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["children_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps(result, default=str))

@@ -1,0 +1,269 @@
+"""benchmarks/results.md from one run's figures: every figure beside its target, with the
+ratios, and by how much a missed target is missed. benchmarks/notes.md (written by hand:
+what the profile shows) is appended as it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+GIB = 1024.0  # MiB
+WELL_UNDER = 6.0  # "well under 12x": at most half of it
+ISSUE_ROWS = {
+    "counter_visits": 20e6,
+    "claims": 5e6,
+    "policies": 10e6,
+    "callbacks": 5e6,
+    "renewals": 10e6,
+    "lapse_cleanup": 1e6,
+    "customer_info": 5e6,
+}
+
+
+def _s(result: dict[str, Any] | None, key: str = "median") -> float | None:
+    if not result or "error" in result or key not in result:
+        return None
+    return float(result[key])
+
+
+def _fmt(value: float | None, unit: str = "s") -> str:
+    if value is None:
+        return "—"
+    if unit == "MiB":
+        return f"{value:,.0f} MiB"
+    return f"{value:.2f} s" if value < 100 else f"{value:,.0f} s"
+
+
+def _verdict(value: float | None, limit: float, lower_is_better: bool = True) -> str:
+    if value is None:
+        return "not measured"
+    if lower_is_better:
+        return "met" if value <= limit else f"**missed** by {value / limit:.1f}x"
+    return "met" if value >= limit else f"**missed** by {limit / value:.1f}x"
+
+
+def _rss(result: dict[str, Any] | None) -> str:
+    if not result or "error" in result:
+        return "—"
+    own = result["peak_rss_mib"]
+    kids = result.get("children_peak_rss_mib", 0.0)
+    return _fmt(own, "MiB") + (f" (+ {_fmt(kids, 'MiB')} in children)" if kids > 50 else "")
+
+
+def _errors(found: dict[str, Any]) -> list[str]:
+    return [
+        f"- {name}: failed: `{value['error']}`"
+        for name, value in found.items()
+        if isinstance(value, dict) and "error" in value
+    ]
+
+
+def _rows_table(main: dict[str, Any], large: dict[str, Any] | None) -> list[str]:
+    lines = [
+        "| dataset | issue (a year) | rows in 2015 | rows on disk |"
+        + (" large set: on disk |" if large else ""),
+        "|---|---|---|---|" + ("---|" if large else ""),
+    ]
+    for name, wanted in ISSUE_ROWS.items():
+        in_year = main["rows_2015"].get(name)
+        line = f"| {name} | {wanted / 1e6:g} M | {in_year:,} | {main['rows'][name]:,} |"
+        if large:
+            line += f" {large['rows'][name]:,} |"
+        lines.append(line)
+    return lines
+
+
+def _main_table(m: dict[str, Any], runs: int) -> list[str]:
+    floor, one, twelve = _s(m.get("floor")), _s(m.get("evaluate_1")), _s(m.get("evaluate_12"))
+    duck1, duck12 = _s(m.get("duckdb_1")), _s(m.get("duckdb_12"))
+    lines = [
+        f"| measure (median of {runs} runs, own process) | seconds | ratio | target | "
+        "verdict | peak RSS |",
+        "|---|---|---|---|---|---|",
+        f"| (1) floor: scan every column the rules read | {_fmt(floor)} | 1.0x | | | "
+        f"{_rss(m.get('floor'))} |",
+    ]
+    ratio = one / floor if one and floor else None
+    lines.append(
+        f"| (2) kpitool evaluate, 31 rules, one month (2015-03) | {_fmt(one)} | "
+        f"{_fmt_ratio(ratio)} floor | ≤ 1.5x floor | {_verdict(ratio, 1.5)} | "
+        f"{_rss(m.get('evaluate_1'))} |"
+    )
+    vs_duck = duck1 / one if one and duck1 else None
+    lines.append(
+        f"| (2) … against the DuckDB SQL, one month | | {_fmt_ratio(vs_duck)} "
+        "(DuckDB / kpitool) | kpitool faster (> 1.0x) | "
+        f"{_verdict(vs_duck, 1.0, lower_is_better=False) if vs_duck else 'not measured'} | |"
+    )
+    ratio12 = twelve / one if twelve and one else None
+    lines.append(
+        f"| (3) kpitool evaluate, 31 rules, 12 months | {_fmt(twelve)} | "
+        f"{_fmt_ratio(ratio12)} one month | well under 12x (≤ {WELL_UNDER:g}x) | "
+        f"{_verdict(ratio12, WELL_UNDER)} | {_rss(m.get('evaluate_12'))} |"
+    )
+    duck_ratio = duck12 / duck1 if duck1 and duck12 else None
+    vs_duck12 = duck12 / twelve if duck12 and twelve else None
+    lines.append(
+        f"| (4) DuckDB SQL, 31 rules, one month | {_fmt(duck1)} | "
+        f"{_fmt_ratio(duck1 / floor if duck1 and floor else None)} floor | (the peer) | | "
+        f"{_rss(m.get('duckdb_1'))} |"
+    )
+    lines.append(
+        f"| (4) DuckDB SQL, 31 rules, 12 months | {_fmt(duck12)} | "
+        f"{_fmt_ratio(duck_ratio)} one month; {_fmt_ratio(vs_duck12)} kpitool's 12 | "
+        f"kpitool faster | "
+        f"{_verdict(vs_duck12, 1.0, False) if vs_duck12 else 'not measured'} | "
+        f"{_rss(m.get('duckdb_12'))} |"
+    )
+    return lines
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}x"
+
+
+def _report(m: dict[str, Any]) -> list[str]:
+    rep = m.get("report")
+    if not rep or "error" in rep:
+        return ["(6) reports: not measured." if not rep else f"(6) reports failed: {rep['error']}"]
+    t, branches = rep["timings"], rep["branches"]
+    html = t.get("html", 0.0) / branches
+    pdf = t.get("pdf", 0.0) / branches
+    return [
+        f"(6) `kpitool report --month {m.get('month', '2015-03')}` for all {branches} branches "
+        f"(+ the company page), HTML and PDF, one run ({rep['pdfs']} PDFs, "
+        f"{_fmt(rep['median'])} in all; peak RSS {_rss(rep)}):",
+        "",
+        "| step | seconds | per branch | target | verdict |",
+        "|---|---|---|---|---|",
+        f"| evaluate (YTD, prior month, same month last year) | {_fmt(t.get('evaluate'))} | | | |",
+        f"| exception lists and checks | {_fmt(t.get('exceptions_and_checks'))} | | | |",
+        f"| HTML | {_fmt(t.get('html'))} | {html:.3f} s | | |",
+        f"| PDF (WeasyPrint, process pool) | {_fmt(t.get('pdf'))} | {pdf:.3f} s | "
+        f"≤ 0.5 s per branch | {_verdict(pdf, 0.5)} |",
+        f"| total | {_fmt(t.get('total'))} | {t.get('total', 0.0) / branches:.3f} s | | |",
+    ]
+
+
+def _check(m: dict[str, Any]) -> list[str]:
+    c = m.get("check")
+    if not c or "error" in c:
+        return [
+            "Same numbers check: not run." if not c else f"Same numbers check failed: {c['error']}"
+        ]
+    lines = [
+        f"Same numbers: every company and branch row of the {c['rules']} rules for the 12 months "
+        f"({c['compared']:,} kpitool rows, {c['sql_rows']:,} SQL rows) compared on numerator and "
+        f"denominator: **{c['mismatch_count']} mismatches**."
+    ]
+    if c["mismatch_count"]:
+        lines += ["", "| rule | period | scope | id | kpitool num / den | SQL num / den |"]
+        lines += ["|---|---|---|---|---|---|"]
+        for row in c["mismatches"]:
+            lines.append(
+                f"| {row['rule_id']} | {row['period']} | {row['scope']} | {row['scope_id']} | "
+                f"{row['numerator']} / {row['denominator']} | "
+                f"{row['numerator_sql']} / {row['denominator_sql']} |"
+            )
+    return lines
+
+
+def _large(main: dict[str, Any], large: dict[str, Any] | None) -> list[str]:
+    if not large:
+        return ["The 100 M visit set was not measured in this run."]
+    visits_main = main["rows"]["counter_visits"]
+    visits_large = large["rows"]["counter_visits"]
+    lines = [
+        f"Same rules on {visits_large:,} counter visits ({large['rows_2015']['counter_visits']:,} "
+        f"in 2015; {visits_large / visits_main:.1f}x the provincial set's, generated a month at "
+        "a time; the other datasets are the provincial set's):",
+        "",
+        "| measure | seconds | peak RSS | RSS vs provincial | target | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, label in (
+        ("floor", "floor"),
+        ("evaluate_1", "evaluate, one month"),
+        ("evaluate_12", "evaluate, 12 months"),
+    ):
+        big, small = large.get(key), main.get(key)
+        rss_big = _s(big, "peak_rss_mib")
+        rss_small = _s(small, "peak_rss_mib")
+        growth = rss_big / rss_small if rss_big and rss_small else None
+        target, verdict = "", ""
+        if key.startswith("evaluate"):
+            target = f"≤ 4 GiB, growing much less than rows ({visits_large / visits_main:.1f}x)"
+            verdict = _verdict(rss_big / GIB if rss_big else None, 4.0)
+        lines.append(
+            f"| {label} | {_fmt(_s(big))} | {_fmt(rss_big, 'MiB')} | {_fmt_ratio(growth)} | "
+            f"{target} | {verdict} |"
+        )
+    return lines
+
+
+def _spark(m: dict[str, Any]) -> list[str]:
+    sp = m.get("spark")
+    if not sp or "error" in sp:
+        return ["Spark: not measured." if not sp else f"Spark failed: `{sp['error']}`"]
+    one, twelve = _s(m.get("evaluate_1")), _s(m.get("evaluate_12"))
+    return [
+        f"Spark engine (issue 7), local mode (`local[*]`, shuffle partitions 8, pyspark "
+        f"{sp['pyspark']}), same data, one run each; Python peak RSS {_rss(sp)} (the JVM is a "
+        "child process):",
+        "",
+        "| measure | Spark | Polars (median above) | Spark / Polars |",
+        "|---|---|---|---|",
+        f"| session start-up | {_fmt(sp['startup'])} | — | |",
+        f"| evaluate, one month | {_fmt(sp['one_month'])} | {_fmt(one)} | "
+        f"{_fmt_ratio(sp['one_month'] / one if one else None)} |",
+        f"| evaluate, 12 months | {_fmt(sp['twelve_months'])} | {_fmt(twelve)} | "
+        f"{_fmt_ratio(sp['twelve_months'] / twelve if twelve else None)} |",
+    ]
+
+
+def render(found: dict[str, Any]) -> str:
+    main, large = found["main"], found.get("large")
+    v = found["versions"]
+    lines = [
+        "# Benchmark results (issue 6)",
+        "",
+        "Written by `make bench` (benchmarks/run.py); a benchmark, never a timed test. Each",
+        "figure is measured in a process of its own (peak RSS is that process's), as the median",
+        f"of {found['runs']} runs unless it says otherwise. Figures from a machine other engineers",
+        "were using at the same time are noisy: take final figures on an idle machine.",
+        "",
+        f"- date: {found['date']}; machine: {found['machine']}",
+        f"- versions: Python {v['python']}, kpitool {v['kpitool']} ({v['commit']}), polars "
+        f"{v['polars']}, duckdb {v['duckdb']}, weasyprint {v['weasyprint']}",
+        f"- data set `{main['name']}` (benchmarks/data/, seeded, written once and reused): "
+        f"{main['branches']} branches",
+        "",
+        *_rows_table(main, large),
+        "",
+        "## Evaluation against the floor and the DuckDB peer",
+        "",
+        *_main_table(main, found["runs"]),
+        "",
+        *_check(main),
+        "",
+        "## Memory at 100 M counter visits",
+        "",
+        *_large(main, large),
+        "",
+        "## Reports",
+        "",
+        *_report(main),
+        "",
+        "## Spark local mode against Polars",
+        "",
+        *_spark(main),
+        "",
+    ]
+    errors = _errors(main) + (_errors(large) if large else [])
+    if errors:
+        lines += ["## Failed measures", "", *errors, ""]
+    notes = HERE / "notes.md"
+    if notes.is_file():
+        lines += [notes.read_text(encoding="utf-8").rstrip(), ""]
+    return "\n".join(lines)
