@@ -237,3 +237,33 @@ def test_missing_fontconfig_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(KpiError, match="install fontconfig and fonts-noto-cjk"):
         pdf.check_cjk_font()
     pdf.check_cjk_font.cache_clear()
+
+
+def test_exception_reasons_and_codes_read_in_the_report_s_language(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_dataset(folder, "branches", [{"branch_id": "B1", "branch_name": "市区", "level": "city"}])
+    write_dataset(
+        folder,
+        "lapse_cleanup",
+        [
+            {
+                "task_id": "T1",
+                "branch_id": "B1",
+                "visited_at": "2015-03-05",
+                "outcome": "met_policyholder",
+                "visited_person": "relative",
+                "has_photo": False,
+                "has_policy_no": True,
+                "has_signature": False,
+            }
+        ],
+    )
+    for lang, words in (
+        ("zh", ["无照片; 非投保人本人; 无签名", "面见投保人", "亲属"]),
+        ("en", ["no photo; not the policyholder; no signature", "met_policyholder"]),
+    ):
+        render_reports("2015-03", folder, out=tmp_path / lang, formats=["html"], lang=lang)
+        page = (tmp_path / lang / "2015-03" / "B1.html").read_text(encoding="utf-8")
+        for word in words:
+            assert f">{word}<" in page, (lang, word)

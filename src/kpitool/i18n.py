@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["COLUMNS", "LABELS", "REASONS", "STATUS_MARKS"]
+__all__ = ["COLUMNS", "LABELS", "REASONS", "STATUS_MARKS", "VALUES", "translate_value"]
 
 REASONS = {
     "zh": {
@@ -156,3 +156,45 @@ COLUMNS = {
     "en": {},
 }
 """Column headers of exception tables, as a Chinese reader reads them."""
+
+VALUES = {
+    "zh": {
+        "no photo": "无照片",
+        "no policy number": "无保单号",
+        "not the policyholder": "非投保人本人",
+        "no signature": "无签名",
+        "no recording": "无录音",
+        "met_policyholder": "面见投保人",
+        "phone_confirmed": "电话确认",
+        "unreachable": "无法联系",
+        "reinstated": "已复效",
+        "surrendered": "已退保",
+        "terminated": "已终止",
+        "lapsed": "已失效",
+        "in_force": "有效",
+        "other": "其他",
+        "policyholder": "投保人",
+        "relative": "亲属",
+        "neighbour": "邻居",
+        "individual": "个险",
+        "group": "团险",
+        "bancassurance": "银保",
+        "death": "身故",
+        "medical": "医疗",
+        "accident": "意外",
+        "critical_illness": "重疾",
+        "short": "短险",
+        "long": "长险",
+    },
+    "en": {},
+}
+"""Codes and phrases of the extracts and rules as a Chinese reader says them."""
+
+
+def translate_value(value: str, lang: str) -> str:
+    """A cell of an exception table in the report's language; a rule's list of reasons
+    ("no photo; no signature") is translated part by part, unknown text kept as it is."""
+    words = VALUES.get(lang, {})
+    if not words:
+        return value
+    return "; ".join(words.get(part, part) for part in value.split("; "))

@@ -10,7 +10,7 @@ import polars as pl
 
 from kpitool.charts import bar_svg, trend_svg
 from kpitool.display import Lang, format_target, format_value
-from kpitool.i18n import COLUMNS, LABELS, REASONS, STATUS_MARKS
+from kpitool.i18n import COLUMNS, LABELS, REASONS, STATUS_MARKS, translate_value
 from kpitool.periods import Month
 from kpitool.rules import Rule, RuleSet
 
@@ -152,6 +152,14 @@ def _charts(data: ReportData, branch_id: str) -> list[dict[str, str]]:
     return charts
 
 
+def _cell(value: object, lang: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return translate_value(value, lang) if isinstance(value, str) else str(value)
+
+
 def _exception_blocks(data: ReportData, branch_id: str | None) -> list[dict[str, Any]]:
     L = LABELS[data.lang]
     blocks = []
@@ -163,10 +171,7 @@ def _exception_blocks(data: ReportData, branch_id: str | None) -> list[dict[str,
             continue
         shown = frame.head(EXCEPTION_ROWS)
         columns = [c for c in shown.columns if c != "branch_id" or branch_id is None]
-        rows = [
-            ["" if v is None else (f"{v:,.2f}" if isinstance(v, float) else str(v)) for v in r]
-            for r in shown.select(columns).iter_rows()
-        ]
+        rows = [[_cell(v, data.lang) for v in r] for r in shown.select(columns).iter_rows()]
         more = frame.height - shown.height
         blocks.append(
             {
