@@ -8,6 +8,7 @@ one plan per rule serves every month, and grouping by `__period` splits them aga
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,6 +119,19 @@ def _uses_parameters(text: str) -> bool:
     return "placeholder" in {type(n).__name__.lower() for n in parse_expression(text).walk()}
 
 
+def _dates_in(
+    window: WindowKind, months: Sequence[Month], day: pl.Expr, kind: pl.DataType
+) -> pl.Expr:
+    """The dates some month's window holds, as plain bounds on the date column: the scan
+    skips the files and row groups outside them, and fewer rows reach the joins."""
+    windows = [m.window(window) for m in months]
+    end = day < pl.lit(max(w.end for w in windows) + dt.timedelta(days=1)).cast(kind)
+    starts = [w.start for w in windows if w.start is not None]
+    if len(starts) < len(windows):
+        return end
+    return (day >= pl.lit(min(starts)).cast(kind)) & end
+
+
 def in_periods(frame: pl.LazyFrame, spec: PeriodSpec | None, ctx: Context) -> pl.LazyFrame:
     """Join each row to the evaluated months whose window holds its date (all, without one)."""
     months = months_frame(ctx.months)
@@ -125,8 +139,9 @@ def in_periods(frame: pl.LazyFrame, spec: PeriodSpec | None, ctx: Context) -> pl
         return frame.join(months, how="cross")
     day = pl.col(spec.date)
     index = day.dt.year().cast(pl.Int32) * 12 + day.dt.month().cast(pl.Int32) - 1
-    frame = frame.with_columns(index.alias("__m"))
     window: WindowKind = spec.window
+    kind = frame.collect_schema()[spec.date]
+    frame = frame.filter(_dates_in(window, ctx.months, day, kind)).with_columns(index.alias("__m"))
     if window == "month":
         joined = frame.join(months, left_on="__m", right_on="__pm", how="inner").with_columns(
             pl.col("__m").alias("__pm")
