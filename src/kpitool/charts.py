@@ -64,11 +64,6 @@ def _text(x: float, y: float, text: str, anchor: str = "middle", extra: str = ""
     )
 
 
-def _text_width(text: str, size: float) -> float:
-    """Rough width of a label: CJK characters are square, Latin ones about half as wide."""
-    return sum(size if ord(ch) > 0x2E7F else size * 0.55 for ch in text)
-
-
 def _runs(points: list[tuple[float, float | None]]) -> list[list[tuple[float, float]]]:
     """Consecutive points with values; a missing month breaks the line."""
     runs: list[list[tuple[float, float]]] = [[]]
@@ -92,12 +87,11 @@ def trend_svg(
     targets: Sequence[float | None],
     *,
     percent: bool,
-    labels: tuple[str, str, str],
 ) -> str:
     """A small line chart: the branch's values (solid, dots), the company's (dashed) and the
-    target (dotted, held flat across each month), with a legend in `labels` order."""
-    width, height = 238.0, 110.0
-    left, right, top, bottom = 30.0, 8.0, 22.0, 14.0
+    target (dotted, held flat across each month). The legend is the page's, once for all."""
+    width, height = 238.0, 96.0
+    left, right, top, bottom = 30.0, 8.0, 6.0, 14.0
     scale = 100.0 if percent else 1.0
     series = [[None if v is None else v * scale for v in s] for s in (values, company, targets)]
     present = [v for s in series for v in s if v is not None]
@@ -145,16 +139,6 @@ def trend_svg(
         if v is not None:
             cx, cy = _number(x_of(i)), _number(y_of(v))
             body.append(f'<circle cx="{cx}" cy="{cy}" r="1.6" fill="{_BRANCH}"/>')
-    legend = (
-        (labels[0], f'stroke="{_BRANCH}" stroke-width="1.6"'),
-        (labels[1], f'stroke="{_COMPANY}" stroke-width="1" stroke-dasharray="3 2"'),
-        (labels[2], f'stroke="{_TARGET}" stroke-width="1" stroke-dasharray="1 1.5"'),
-    )
-    x = left
-    for label, style in legend:
-        body.append(f'<line x1="{_number(x)}" x2="{_number(x + 12)}" y1="8" y2="8" {style}/>')
-        body.append(_text(x + 15, 10.3, label, "start", ' font-size="6.5"'))
-        x += 15 + _text_width(label, 6.5) + 8
     return _svg(width, height, body)
 
 

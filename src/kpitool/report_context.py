@@ -142,7 +142,6 @@ def _charts(data: ReportData, branch_id: str) -> list[dict[str, str]]:
             [r["value"] if r else None for r in company],
             [r["target"] if r else None for r in mine],
             percent=rule.unit in ("rate", "ratio"),
-            labels=(L["this_branch"], L["company_value"], L["target"]),
         )
         last = mine[-1]
         note = ""
