@@ -43,11 +43,29 @@ def test_explicit_config_file_and_spark_table(tmp_path: Path) -> None:
     assert config.extra == {"spark": {"spark.executor.memory": "4g"}}
 
 
+def test_spark_table_flattens_to_spark_settings_and_is_shown(tmp_path: Path, cli) -> None:
+    path = tmp_path / "kpitool.toml"
+    path.write_text(
+        '[spark]\n"executor.memory" = "8g"\n[spark.sql]\nadaptive.enabled = true\n'
+        '"shuffle.partitions" = 16\n',
+        encoding="utf-8",
+    )
+    assert load_config(path, environ={}).spark_conf() == {
+        "spark.executor.memory": "8g",
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.shuffle.partitions": "16",
+    }
+    shown = cli("--config", str(path), "config", "show", "--format", "json")
+    rows = {r["setting"]: (r["value"], r["source"]) for r in json.loads(shown.stdout)}
+    assert rows["spark.sql.shuffle.partitions"] == ("16", str(path))
+
+
 @pytest.mark.parametrize(
     ("text", "env", "message"),
     [
         ('lang = "fr"\n', {}, "lang: 'fr' is not one of zh, en"),
         ('dta = "x"\n', {}, "unknown key 'dta'"),
+        ("[sparks]\nx = 1\n", {}, r"unknown table \[sparks\] \(known: spark\)"),
         ("data = [\n", {}, "not valid TOML"),
         ("", {"KPITOOL_ENGINE": "duckdb"}, "KPITOOL_ENGINE: engine: 'duckdb' is not one of"),
     ],

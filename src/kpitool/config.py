@@ -20,6 +20,8 @@ from kpitool.rules import BUNDLED_RULES
 __all__ = ["SETTINGS", "Config", "Setting", "load_config"]
 
 CONFIG_NAME = "kpitool.toml"
+TABLES = ("spark",)
+"""Tables kpitool.toml may hold besides the settings: [spark] for the Spark engine."""
 ENV_PREFIX = "KPITOOL_"
 
 
@@ -56,10 +58,13 @@ class Setting:
 class Config:
     """The effective settings of one command run."""
 
-    def __init__(self, settings: dict[str, Setting], extra: dict[str, Any]) -> None:
+    def __init__(
+        self, settings: dict[str, Setting], extra: dict[str, Any], source: str = "default"
+    ) -> None:
         self._settings = settings
         self.extra = extra
         """Other tables of kpitool.toml, e.g. [spark] settings passed through as spark.*."""
+        self._source = source
 
     def __getitem__(self, name: str) -> Any:
         return self._settings[name].value
@@ -68,7 +73,25 @@ class Config:
         return self._settings[name]
 
     def items(self) -> list[Setting]:
-        return list(self._settings.values())
+        """Every setting, then each spark.* key of kpitool.toml's [spark] table."""
+        spark = [Setting(k, v, self._source) for k, v in self.spark_conf().items()]
+        return [*self._settings.values(), *spark]
+
+    def spark_conf(self) -> dict[str, str]:
+        """kpitool.toml's [spark] table as Spark settings: nested tables joined with dots,
+        every key under spark.*, values as Spark spells them (true, 8g, 20)."""
+        return _flatten(self.extra.get("spark", {}), "spark.")
+
+
+def _flatten(table: Mapping[str, Any], prefix: str) -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in table.items():
+        name = key if key.startswith(prefix) else f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return flat
 
 
 def _convert(name: str, raw: Any, origin: str, base: Path | None) -> Any:
@@ -119,6 +142,9 @@ def load_config(
     unknown = sorted(k for k in file_values if k not in SETTINGS and k not in extra)
     if unknown:
         raise ConfigError(f"{path}: unknown key {unknown[0]!r} (known: {', '.join(SETTINGS)})")
+    tables = sorted(k for k in extra if k not in TABLES)
+    if tables:
+        raise ConfigError(f"{path}: unknown table [{tables[0]}] (known: {', '.join(TABLES)})")
     given = {k: v for k, v in (command_line or {}).items() if v is not None}
     for name, value in given.items():
         choices = SETTINGS[name].choices
@@ -139,4 +165,4 @@ def load_config(
         else:
             value, source = spec.default, "default"
         settings[name] = Setting(name, value, source)
-    return Config(settings, extra)
+    return Config(settings, extra, str(path))

@@ -88,19 +88,6 @@ def _local_defaults(master: str | None) -> dict[str, str]:
 _MEASURED = ("scope", "scope_id", "numerator", "denominator")
 
 
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """[spark] settings as spark.* keys: nested TOML tables joined with dots."""
-    flat: dict[str, str] = {}
-    for key, value in table.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{name}."))
-        else:
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-            flat[name if name.startswith("spark.") else f"spark.{name}"] = text
-    return flat
-
-
 def spark_session(master: str | None = None, conf: Mapping[str, Any] | None = None) -> SparkSession:
     """The Spark session to evaluate with: the active one (spark-submit's, a notebook's) when
     neither master nor settings are given, else one built with them over `DEFAULT_CONF`.
@@ -116,7 +103,8 @@ def spark_session(master: str | None = None, conf: Mapping[str, Any] | None = No
     elif "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit
         builder = builder.master("local[*]")
     logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL + 1)
-    settings = {**DEFAULT_CONF, **_local_defaults(master), **_flatten(conf or {})}
+    given = {k if k.startswith("spark.") else f"spark.{k}": str(v) for k, v in (conf or {}).items()}
+    settings = {**DEFAULT_CONF, **_local_defaults(master), **given}
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
@@ -133,7 +121,7 @@ def session_from_config(config: Config) -> SparkSession:
     and kpitool.toml's [spark] table."""
     setting = config.setting("spark_master")
     master = None if setting.source == "default" else str(setting.value)
-    return spark_session(master, _flatten(config.extra.get("spark", {})))
+    return spark_session(master, config.spark_conf())
 
 
 def _first_line(exc: BaseException) -> str:
