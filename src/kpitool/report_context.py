@@ -18,6 +18,9 @@ __all__ = ["ReportData", "branch_context", "company_context"]
 
 _CSS = {"pass": "pass", "warn": "warn", "fail": "fail", "n/a": "na"}
 EXCEPTION_ROWS = 30
+HEAT_COLUMNS = 10
+"""Branches per heat-map table: a provincial company's 100 branches become ten readable
+tables rather than one table too wide for the page."""
 
 
 @dataclass
@@ -195,6 +198,21 @@ def branch_context(data: ReportData, branch: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def _heat_tables(
+    heat: list[dict[str, Any]], branches: list[dict[str, str]]
+) -> list[dict[str, Any]]:
+    """The heat map cut into tables of HEAT_COLUMNS branches, each led by the company."""
+    tables = []
+    for start in range(0, max(len(branches), 1), HEAT_COLUMNS):
+        stop = start + HEAT_COLUMNS
+        rows = [
+            {"title": row["title"], "cells": [row["cells"][0], *row["cells"][1:][start:stop]]}
+            for row in heat
+        ]
+        tables.append({"branches": branches[start:stop], "rows": rows})
+    return tables
+
+
 def company_context(data: ReportData) -> dict[str, Any]:
     """The template variables of the company report (and index.html)."""
     L, lang = LABELS[data.lang], data.lang
@@ -257,7 +275,7 @@ def company_context(data: ReportData) -> dict[str, Any]:
         for m in months
     ]
     return {
-        "heat": heat,
+        "heat_tables": _heat_tables(heat, data.branches),
         "league": league,
         "benchmarks": benchmarks,
         "rows": _scorecard(data, "company", "ALL"),
