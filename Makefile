@@ -35,9 +35,10 @@ test: setup  ## Run the test suite
 	$(BIN)/python -m pytest -q
 
 lint: setup  ## ruff and mypy
-	$(BIN)/ruff check src tests benchmarks/run.py
-	$(BIN)/ruff format --check src tests benchmarks/run.py
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/mypy --strict benchmarks
 
 check: setup  ## kpitool data check on the bundled sample data
 	$(BIN)/kpitool data check --data sample_data

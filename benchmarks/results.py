@@ -138,7 +138,8 @@ def _report(m: dict[str, Any]) -> list[str]:
         "| step | seconds | per branch | target | verdict |",
         "|---|---|---|---|---|",
         f"| evaluate (YTD, prior month, same month last year) | {_fmt(t.get('evaluate'))} | | | |",
-        f"| exception lists and checks | {_fmt(t.get('exceptions_and_checks'))} | | | |",
+        f"| data check (quality note) | {_fmt(t.get('data_check'))} | | | |",
+        f"| exception lists | {_fmt(t.get('exceptions'))} | | | |",
         f"| HTML | {_fmt(t.get('html'))} | {html:.3f} s | | |",
         f"| PDF (WeasyPrint, process pool) | {_fmt(t.get('pdf'))} | {pdf:.3f} s | "
         f"≤ 0.5 s per branch | {_verdict(pdf, 0.5)} |",
