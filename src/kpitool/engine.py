@@ -18,13 +18,21 @@ from kpitool.catalogue import DataSource, open_data
 from kpitool.errors import DataError, UsageError
 from kpitool.log import logger
 from kpitool.periods import Month, parse_month
-from kpitool.population import PERIOD, Context, Missing, period_columns, population
+from kpitool.plans import SharedPlans, shareable
+from kpitool.population import (
+    PERIOD,
+    Context,
+    Missing,
+    denominator_rule,
+    period_columns,
+    population,
+)
 from kpitool.rules import Rule, RuleSet, load_rules
 from kpitool.schema import DATASETS, GRAIN_COLUMNS
 from kpitool.scoring import prior_month, score
 from kpitool.targets import TargetTables
 
-__all__ = ["BUNDLED_DATA", "evaluate", "exceptions", "numerator_rows"]
+__all__ = ["BUNDLED_DATA", "denominator_rule", "evaluate", "exceptions", "numerator_rows"]
 
 BUNDLED_DATA = Path(__file__).resolve().parents[2] / "sample_data"
 
@@ -72,27 +80,6 @@ def _grouped(frame: pl.LazyFrame, scope: str, aggs: list[pl.Expr]) -> pl.LazyFra
         .agg(aggs)
         .rename({column: "scope_id"})
         .with_columns(pl.col("scope_id").cast(pl.String))
-    )
-
-
-def denominator_rule(rule: Rule) -> Rule:
-    """The rule whose population is a ratio's denominator (the rule itself when it has no
-    dataset of its own); engine-neutral, the Spark engine measures the same one."""
-    denominator = rule.measure.denominator
-    if denominator is None or denominator.dataset is None:
-        return rule
-    return rule.model_copy(
-        update={
-            "dataset": denominator.dataset,
-            "lookups": [],
-            "columns": {},
-            "entities": None,
-            "window_columns": {},
-            "where": denominator.where,
-            "deadline": None,
-            "period": denominator.period,
-            "measure": rule.measure.model_copy(update={"kind": "count", "facts": None}),
-        }
     )
 
 
@@ -256,17 +243,28 @@ def evaluate(
     ctx = Context(source, asked, _read_tables(source))
     plans: dict[str, pl.LazyFrame] = {}
     missing: dict[tuple[str, Month], str] = {}
+    shared = SharedPlans(ctx, lambda rule, columns: _scopes(rule, by, columns))
+    alone = []
     for rule in chosen:
+        needed = set(asked) | {p for m in asked if (p := prior_month(rule, m)) is not None}
+        if shareable(rule):
+            shared.add(rule, sorted(needed))
+        else:
+            alone.append(rule)
+    shared_plans, shared_rules, failed = shared.build()
+    for rule in [*alone, *failed]:
         needed = set(asked) | {p for m in asked if (p := prior_month(rule, m)) is not None}
         try:
             plans[rule.id] = _measure_plan(rule, ctx.with_months(sorted(needed)), by)
         except Missing as exc:
             missing.update({(rule.id, m): str(exc) for m in needed})
-    frames = _collect(
-        list(plans.values()), source, [_datasets_of(ruleset.get(rule_id)) for rule_id in plans]
-    )
+    datasets = [_datasets_of(ruleset.get(rule_id)) for rule_id in plans]
+    datasets += [set().union(*(_datasets_of(r) for r in rules)) for rules in shared_rules]
+    frames = _collect([*plans.values(), *shared_plans], source, datasets)
+    results = dict(zip(plans, frames, strict=False))
+    results |= shared.measured([r for rules in shared_rules for r in rules], frames[len(plans) :])
     measured: dict[tuple[str, Month], pl.DataFrame] = {}
-    for rule_id, frame in zip(plans, frames, strict=True):
+    for rule_id, frame in results.items():
         for (period,), part in frame.partition_by(PERIOD, as_dict=True).items():
             measured[(rule_id, parse_month(str(period)))] = part.drop(PERIOD)
         for month in asked:

@@ -9,11 +9,13 @@ one plan per rule serves every month, and grouping by `__period` splits them aga
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
+from sqlglot import exp
 
 from kpitool.catalogue import DataSource
 from kpitool.expr import WORKDAY_INDEX, parse_expression, to_polars
@@ -21,9 +23,22 @@ from kpitool.periods import Month, WindowKind
 from kpitool.rules import Lookup, PeriodSpec, Rule
 from kpitool.targets import TargetTables
 
-__all__ = ["PERIOD", "Context", "Missing", "population"]
+__all__ = [
+    "MONTH_INDEX",
+    "PERIOD",
+    "Context",
+    "Missing",
+    "denominator_rule",
+    "join_months",
+    "month_indexed",
+    "monthly_rows",
+    "population",
+    "uses_parameters",
+]
 
 PERIOD = "__period"
+MONTH_INDEX = "__m"
+"""A row's calendar month as year * 12 + month - 1."""
 _PARAMS: dict[str, pl.Expr] = {
     "month": pl.col(PERIOD),
     "year": pl.col("__year"),
@@ -104,7 +119,7 @@ class Context:
         params: dict[str, Any] = dict(_PARAMS)
         if "working_days_between" in text.lower():
             params[WORKDAY_INDEX] = self.workday_index()
-        return to_polars(parse_expression(text), params, partition=[PERIOD], **options)
+        return to_polars(_parsed(text), params, partition=[PERIOD], **options)
 
     def workday_index(self) -> dict[Any, int]:
         """{date: working days up to it} from the calendar dataset (read once, it is small)."""
@@ -115,8 +130,17 @@ class Context:
         return self._workdays
 
 
-def _uses_parameters(text: str) -> bool:
-    return "placeholder" in {type(n).__name__.lower() for n in parse_expression(text).walk()}
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> exp.Expression:
+    """A rule expression parsed once per process (sqlglot takes ~0.5 ms a text, and every
+    evaluation compiles the same texts again); shared, so never modified."""
+    return parse_expression(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def uses_parameters(text: str) -> bool:
+    """Whether an expression reads a period parameter (`:period_end` …)."""
+    return any(isinstance(node, exp.Placeholder) for node in _parsed(text).walk())
 
 
 def _dates_in(
@@ -132,27 +156,35 @@ def _dates_in(
     return (day >= pl.lit(min(starts)).cast(kind)) & end
 
 
-def in_periods(frame: pl.LazyFrame, spec: PeriodSpec | None, ctx: Context) -> pl.LazyFrame:
-    """Join each row to the evaluated months whose window holds its date (all, without one)."""
-    months = months_frame(ctx.months)
-    if spec is None:
-        return frame.join(months, how="cross")
+def month_indexed(frame: pl.LazyFrame, spec: PeriodSpec, months: Sequence[Month]) -> pl.LazyFrame:
+    """The rows dated inside some month's window, with their calendar month's index."""
     day = pl.col(spec.date)
     index = day.dt.year().cast(pl.Int32) * 12 + day.dt.month().cast(pl.Int32) - 1
-    window: WindowKind = spec.window
     kind = frame.collect_schema()[spec.date]
-    frame = frame.filter(_dates_in(window, ctx.months, day, kind)).with_columns(index.alias("__m"))
+    dated = frame.filter(_dates_in(spec.window, months, day, kind))
+    return dated.with_columns(index.alias(MONTH_INDEX))
+
+
+def join_months(frame: pl.LazyFrame, window: WindowKind, months: Sequence[Month]) -> pl.LazyFrame:
+    """Join rows (or monthly sums) indexed by calendar month to the evaluated months whose
+    window holds that month, adding the months' columns."""
+    table = months_frame(months)
+    m = pl.col(MONTH_INDEX)
     if window == "month":
-        joined = frame.join(months, left_on="__m", right_on="__pm", how="inner").with_columns(
-            pl.col("__m").alias("__pm")
-        )
+        joined = frame.join(table, left_on=MONTH_INDEX, right_on="__pm", how="inner")
+        joined = joined.with_columns(m.alias("__pm"))
     elif window == "asof":
-        joined = frame.join_where(months, pl.col("__m") <= pl.col("__pm"))
+        joined = frame.join_where(table, m <= pl.col("__pm"))
     else:
-        joined = frame.join_where(
-            months, pl.col("__m") >= pl.col(f"__lo_{window}"), pl.col("__m") <= pl.col("__pm")
-        )
-    return joined.drop("__m")
+        joined = frame.join_where(table, m >= pl.col(f"__lo_{window}"), m <= pl.col("__pm"))
+    return joined.drop(MONTH_INDEX)
+
+
+def in_periods(frame: pl.LazyFrame, spec: PeriodSpec | None, ctx: Context) -> pl.LazyFrame:
+    """Join each row to the evaluated months whose window holds its date (all, without one)."""
+    if spec is None:
+        return frame.join(months_frame(ctx.months), how="cross")
+    return join_months(month_indexed(frame, spec, ctx.months), spec.window, ctx.months)
 
 
 def _keyed(other: pl.LazyFrame, keys: dict[str, str]) -> list[pl.Expr]:
@@ -219,9 +251,17 @@ def _covered(frame: pl.LazyFrame, rule: Rule, ctx: Context) -> pl.LazyFrame:
     )
 
 
-def population(rule: Rule, ctx: Context, period: PeriodSpec | None = None) -> pl.LazyFrame:
-    """The rows a rule measures, each tagged with the month (`__period`) it counts in."""
+def _prepared(rule: Rule, ctx: Context, period: PeriodSpec | None) -> pl.LazyFrame:
+    """The dataset's rows with the rule's lookups, deadline and period-free columns; rows
+    dated outside every month's window are dropped first (lookups keep each row as it is,
+    and a lookup by `match` numbers the rows, which stops Polars pushing the filter down)."""
     frame = ctx.scan(rule.dataset)
+    added = {"deadline", *rule.columns}
+    added |= {n for lookup in rule.lookups for n in (*lookup.columns, lookup.exists) if n}
+    schema = frame.collect_schema()
+    if period is not None and period.date in schema and period.date not in added:
+        day = pl.col(period.date)
+        frame = frame.filter(_dates_in(period.window, ctx.months, day, schema[period.date]))
     for lookup in rule.lookups:
         frame = _apply_lookup(frame, lookup, ctx)
     if rule.deadline is not None:
@@ -230,14 +270,28 @@ def population(rule: Rule, ctx: Context, period: PeriodSpec | None = None) -> pl
         frame = frame.join(own.lazy(), on="branch_id", how="left").with_columns(
             pl.col("deadline").fill_null(pl.lit(default, dtype=pl.Date))
         )
-    early = {n: t for n, t in rule.columns.items() if not _uses_parameters(t)}
-    for name, text in early.items():
-        frame = frame.with_columns(ctx.compile(text).alias(name))
-    frame = in_periods(frame, period or rule.period, ctx)
+    for name, text in rule.columns.items():
+        if not uses_parameters(text):
+            frame = frame.with_columns(ctx.compile(text).alias(name))
+    return frame
+
+
+def monthly_rows(rule: Rule, ctx: Context) -> pl.LazyFrame:
+    """The rows of a dated rule that reads no period parameter, unfiltered by its `where`,
+    each with its calendar month's index (`__m`) but not yet joined to the months: sums
+    per calendar month add up to any window's sums without repeating rows."""
+    assert rule.period is not None
+    return month_indexed(_prepared(rule, ctx, rule.period), rule.period, ctx.months)
+
+
+def population(rule: Rule, ctx: Context, period: PeriodSpec | None = None) -> pl.LazyFrame:
+    """The rows a rule measures, each tagged with the month (`__period`) it counts in."""
+    period = period or rule.period
+    frame = in_periods(_prepared(rule, ctx, period), period, ctx)
     if rule.measure.kind == "coverage":
         frame = _covered(frame, rule, ctx)
     for name, text in rule.columns.items():
-        if name not in early:
+        if uses_parameters(text):
             frame = frame.with_columns(ctx.compile(text).alias(name))
     if rule.where:
         frame = frame.filter(ctx.compile(rule.where))
@@ -252,6 +306,27 @@ def population(rule: Rule, ctx: Context, period: PeriodSpec | None = None) -> pl
     for name, text in rule.window_columns.items():
         frame = frame.with_columns(ctx.compile(text).alias(name))
     return frame
+
+
+def denominator_rule(rule: Rule) -> Rule:
+    """The rule whose population is a ratio's denominator (the rule itself when it has no
+    dataset of its own); engine-neutral, the Spark engine measures the same one."""
+    denominator = rule.measure.denominator
+    if denominator is None or denominator.dataset is None:
+        return rule
+    return rule.model_copy(
+        update={
+            "dataset": denominator.dataset,
+            "lookups": [],
+            "columns": {},
+            "entities": None,
+            "window_columns": {},
+            "where": denominator.where,
+            "deadline": None,
+            "period": denominator.period,
+            "measure": rule.measure.model_copy(update={"kind": "count", "facts": None}),
+        }
+    )
 
 
 def period_columns() -> tuple[str, ...]:
