@@ -71,7 +71,13 @@ def small(scale: float, branches: int) -> DataSet:
 def _generator_hash() -> str:
     source = Path(kpitool.__file__).parent
     digest = hashlib.sha256()
-    for name in ("sample.py", "sample_facts.py", "sample_ops.py"):
+    for name in (
+        "sample.py",
+        "sample_facts.py",
+        "sample_ops.py",
+        "sample_policy_ledger.py",
+        "sample_policy_facts.py",
+    ):
         digest.update((source / name).read_bytes())
     return digest.hexdigest()[:16]
 

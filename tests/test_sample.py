@@ -61,7 +61,25 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
 
 
 def test_references_resolve(generated: Path) -> None:
-    source = open_data(generated)
+    _assert_consistent(generated)
+
+
+def test_chunked_layout_same_bytes_and_consistent(tmp_path: Path) -> None:
+    """The benchmarks' layout (big facts a chunk at a time, own random streams)."""
+    from kpitool.sample import generate_sample_data
+
+    for name in ("a", "b"):
+        generate_sample_data(tmp_path / name, seed=5, branches=4, scale=0.3, chunked=True)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.*"))
+    assert len(files) == 17 + 24  # a file per dataset, counter visits a file per month
+    for rel in files:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+    _assert_consistent(tmp_path / "a")
+
+
+def _assert_consistent(folder: Path) -> None:
+    """References resolve, dates are in order, keys are unique."""
+    source = open_data(folder)
     for name, spec in DATASETS.items():
         frame = source.scan(name).collect()
         for column in spec.columns:

@@ -310,8 +310,9 @@ def generate_sample_data(
     The same arguments always give the same files. `scale` multiplies the fact volumes;
     `volumes` multiplies one dataset's further (`VOLUMES`; callbacks: the share of new
     policies called back). `chunked` is the layout for data too big to hold in memory
-    (benchmarks): counter visits generated and written a month at a time
-    (`write_counter_visits`), every fact in Parquet, no raw exports.
+    (benchmarks): every fact in Parquet, written as soon as it is built, the big ones a
+    chunk at a time with their own random streams (so they differ from the in-memory
+    path's), counter visits a month at a time (`write_counter_visits`); no raw exports.
     """
     volumes = dict(volumes or {})
     _check(branches, year, scale, volumes)
@@ -320,13 +321,15 @@ def generate_sample_data(
     frames = _reference(rng, branches, year)
     frames["targets"], frames["benchmarks"] = _targets(year)
     facts = Facts(rng, frames, year, scale, Plants.for_branches(branches), volumes)
-    frames.update(facts.all(visits=not chunked))
+    if not chunked:
+        frames.update(facts.all())
     files: list[Path] = []
     rows = {name: frame.height for name, frame in frames.items() if name in DATASETS}
     for name in DATASETS:
         if name in frames:
             _write(out, name, frames[name], files, _CSV - _FACTS_CSV if chunked else _CSV)
     if chunked:
+        rows |= _write_chunked_facts(out, facts, seed, files)
         visits = write_counter_visits(
             out,
             seed=seed,
@@ -341,6 +344,27 @@ def generate_sample_data(
 
         files += write_raw_exports(out / "raw", frames["branches"], frames["claims"])
     return SampleSummary(out, {name: rows[name] for name in DATASETS}, files)
+
+
+def _write_chunked_facts(out: Path, facts: Facts, seed: int, files: list[Path]) -> dict[str, int]:
+    """The facts but counter visits, each written as soon as it is built and then freed:
+    the policy-based ones a chunk at a time (kpitool.sample_policy_facts)."""
+    from kpitool.sample_policy_facts import write_policy_facts
+
+    rows = write_policy_facts(out, facts, seed)
+    files += [out / f"{name}.parquet" for name in rows]
+    makers = {
+        "complaints": facts.complaints,
+        "inspections": facts.inspections,
+        "appraisals": facts.appraisals,
+        "customer_info": facts.customer_info,
+    }
+    for name, make in makers.items():
+        frame = make()
+        rows[name] = frame.height
+        _write(out, name, frame, files, set())
+        del frame
+    return rows
 
 
 def write_counter_visits(

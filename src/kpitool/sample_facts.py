@@ -27,12 +27,12 @@ def _ids(
 class Facts(OperationFacts):
     """Generates the ten fact datasets from the reference frames."""
 
-    def all(self, visits: bool = True) -> dict[str, pl.DataFrame]:
-        """Every fact dataset; without `visits`, all but counter_visits (written by month)."""
+    def all(self) -> dict[str, pl.DataFrame]:
+        """Every fact dataset, in memory (kpitool.sample_policy_facts writes big ones in chunks)."""
         policies = self.policies()
         return {
             "policies": policies,
-            **({"counter_visits": self.counter_visits()} if visits else {}),
+            "counter_visits": self.counter_visits(),
             "claims": self.claims(policies),
             "callbacks": self.callbacks(policies),
             "complaints": self.complaints(),
