@@ -36,6 +36,7 @@ import polars as pl
 from kpitool.errors import UsageError
 from kpitool.output import atomic_path
 from kpitool.sample_facts import Facts, Plants, monthly_counter_visits
+from kpitool.sample_policy_ledger import parquet_chunks
 from kpitool.schema import DATASETS
 
 __all__ = ["VOLUMES", "SampleSummary", "generate_sample_data", "write_counter_visits"]
@@ -383,12 +384,13 @@ def write_counter_visits(
     per_day = max(1, round(10 * scale))
     files: list[Path] = []
     total = 0
-    for key, frame in monthly_counter_visits(
+    for key, blocks in monthly_counter_visits(
         seed, counters, _calendar(year), per_day, f"C{plants.slow_counter[1:]}01"
     ):
         target = out / "counter_visits" / f"{key}.parquet"
-        with atomic_path(target) as tmp:
-            _canonical("counter_visits", frame).write_parquet(tmp, statistics=True)
+        with parquet_chunks(target, "counter_visits") as sink:
+            for frame in blocks:
+                sink.write(frame)
         files.append(target)
-        total += frame.height
+        total += sink.rows
     return SampleSummary(out, {"counter_visits": total}, files)

@@ -14,6 +14,9 @@ from kpitool.sample_ops import DAY, OperationFacts, Plants, dates, microseconds
 
 __all__ = ["Facts", "Plants", "monthly_counter_visits"]
 
+_VISITS = 7  # spawn-key family of the chunked visits' random streams
+_BLOCK_ROWS = 1 << 20  # visits a block of days holds, about
+
 
 def _ids(
     prefix: str, n: int, digits: int, infix: pl.Series | None = None, start: int = 0
@@ -320,45 +323,64 @@ def monthly_counter_visits(
     calendar: pl.DataFrame,
     per_day: int,
     slow_counter: str,
-) -> Iterator[tuple[str, pl.DataFrame]]:
-    """Counter visits one month at a time ("YYYY-MM", rows), for data too big to hold at once.
+) -> Iterator[tuple[str, Iterator[pl.DataFrame]]]:
+    """Counter visits a month at a time ("YYYY-MM", its rows in blocks), for big volumes.
 
-    The same distributions as `Facts.counter_visits`, but each month has its own random
-    stream (seed, month number), so a month needs no other month and memory stays bounded.
+    The same distributions as `Facts.counter_visits`, but each block of days (about a
+    million rows) has its own random stream, so memory stays bounded however many visits
+    a day there are; blocks are consecutive days, so a month's rows stay in arrival order.
+    Ticket numbers run on across blocks: read each month's blocks before the next month.
     """
     days = calendar.filter(pl.col("is_workday"))["date"].to_numpy().astype("datetime64[D]")
     month_of = days.astype("datetime64[M]")
-    ids = counters["counter_id"]
-    branch_ids = counters["branch_id"]
-    slow = (ids == slow_counter).to_numpy()
+    block = max(1, _BLOCK_ROWS // (per_day * counters.height))
     offset = 0
+
+    def blocks(k: int, month_days: np.ndarray) -> Iterator[pl.DataFrame]:
+        nonlocal offset
+        for j in range(0, len(month_days), block):
+            rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_VISITS, k, j)))
+            frame = _visits(rng, counters, month_days[j : j + block], per_day, slow_counter, offset)
+            offset += frame.height
+            yield frame
+
     for k, month in enumerate(np.unique(month_of)):
-        rng = np.random.default_rng([seed, k])
-        month_days = days[month_of == month]
-        per_counter = len(month_days) * per_day
-        n = per_counter * len(ids)
-        counter = np.repeat(np.arange(len(ids)), per_counter)
-        seconds = rng.integers(int(8.5 * 3600), 17 * 3600, n)
-        arrived = np.tile(np.repeat(month_days, per_day), len(ids)).astype("datetime64[s]")
-        arrived += seconds
-        queue = rng.gamma(2.0, 4.0, n) * np.where(slow[counter], 3.2, 1.0)
-        handle = rng.gamma(3.0, 1.6, n)
-        called = arrived + (queue * 60).astype("timedelta64[s]")
-        finished = called + (handle * 60).astype("timedelta64[s]")
-        rated = rng.random(n) < 0.7
-        score = rng.choice([5, 4, 3, 2, 1], n, p=[0.85, 0.14, 0.007, 0.002, 0.001])
-        order = np.argsort(arrived, kind="stable")
-        counter = counter[order]
-        frame = pl.DataFrame(
-            {
-                "ticket_id": _ids("T", n, 10, start=offset + 1),
-                "counter_id": ids.gather(counter),
-                "branch_id": branch_ids.gather(counter),
-                "arrived_at": microseconds(arrived[order]),
-                "called_at": microseconds(called[order]),
-                "finished_at": microseconds(finished[order]),
-                "satisfaction": pl.Series(np.where(rated, score, -1)[order]).replace(-1, None),
-            }
-        )
-        offset += n
-        yield str(month), frame
+        yield str(month), blocks(k, days[month_of == month])
+
+
+def _visits(
+    rng: np.random.Generator,
+    counters: pl.DataFrame,
+    days: np.ndarray,
+    per_day: int,
+    slow_counter: str,
+    done: int,
+) -> pl.DataFrame:
+    """`per_day` visits at each counter on each of `days`, in arrival order (tickets from
+    `done` + 1)."""
+    ids = counters["counter_id"]
+    slow = (ids == slow_counter).to_numpy()
+    per_counter = len(days) * per_day
+    n = per_counter * len(ids)
+    counter = np.repeat(np.arange(len(ids)), per_counter)
+    seconds = rng.integers(int(8.5 * 3600), 17 * 3600, n)
+    arrived = np.tile(np.repeat(days, per_day), len(ids)).astype("datetime64[s]") + seconds
+    queue = rng.gamma(2.0, 4.0, n) * np.where(slow[counter], 3.2, 1.0)
+    handle = rng.gamma(3.0, 1.6, n)
+    called = arrived + (queue * 60).astype("timedelta64[s]")
+    finished = called + (handle * 60).astype("timedelta64[s]")
+    rated = rng.random(n) < 0.7
+    score = rng.choice([5, 4, 3, 2, 1], n, p=[0.85, 0.14, 0.007, 0.002, 0.001])
+    order = np.argsort(arrived, kind="stable")
+    counter = counter[order]
+    return pl.DataFrame(
+        {
+            "ticket_id": _ids("T", n, 10, start=done + 1),
+            "counter_id": ids.gather(counter),
+            "branch_id": counters["branch_id"].gather(counter),
+            "arrived_at": microseconds(arrived[order]),
+            "called_at": microseconds(called[order]),
+            "finished_at": microseconds(finished[order]),
+            "satisfaction": pl.Series(np.where(rated, score, -1)[order]).replace(-1, None),
+        }
+    )

@@ -67,7 +67,7 @@ def _claims(out: Path, facts: OperationFacts, ledger: Ledger, seed: int) -> int:
     combined = combined[order]
     groups = np.arange(len(facts.branches) * 2 + 1, dtype=np.int64) << 32
     starts = np.searchsorted(combined, groups)
-    with parquet_chunks(out, "claims") as sink:
+    with parquet_chunks(out / "claims.parquet", "claims") as sink:
         for k, month in enumerate(facts._months(facts.year - 1)):
             rng = chunk_rng(seed, _CLAIMS, k)
             picked, reported = [], []
@@ -176,7 +176,7 @@ def _callbacks(out: Path, facts: OperationFacts, ledger: Ledger, seed: int) -> i
     to_agent, to_shared = facts.branches.index(p.agent_phone), facts.branches.index(p.shared_phone)
     start, numbered = np.datetime64(f"{facts.year - 1}-01-01"), 0
     share = facts.volumes.get("callbacks")
-    with parquet_chunks(out, "callbacks") as sink:
+    with parquet_chunks(out / "callbacks.parquet", "callbacks") as sink:
         for k, first in enumerate(range(0, len(ledger), _BLOCK)):
             rng = chunk_rng(seed, _CALLBACKS, k + 1)
             index = np.arange(first, min(first + _BLOCK, len(ledger)))
@@ -236,7 +236,7 @@ def _renewals(out: Path, facts: OperationFacts, ledger: Ledger, seed: int) -> in
     issued_month = ledger.issued[renewing].astype("datetime64[M]")
     by_month = np.argsort(issued_month, kind="stable")
     renewing, issued_month = renewing[by_month], issued_month[by_month]
-    with parquet_chunks(out, "renewals") as sink:
+    with parquet_chunks(out / "renewals.parquet", "renewals") as sink:
         for k, month in enumerate(facts._months(facts.year - 1)):
             rng = chunk_rng(seed, _RENEWALS, k)
             policy, due = [], []
@@ -285,6 +285,6 @@ def _cleanup(out: Path, facts: OperationFacts, ledger: Ledger, seed: int) -> int
         facts.plants,
         facts.volumes,
     ).lapse_cleanup(policies)
-    with parquet_chunks(out, "lapse_cleanup") as sink:
+    with parquet_chunks(out / "lapse_cleanup.parquet", "lapse_cleanup") as sink:
         sink.write(tasks)
     return sink.rows

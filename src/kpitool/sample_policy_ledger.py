@@ -21,7 +21,15 @@ from kpitool.output import atomic_path
 from kpitool.sample_ops import DAY, OperationFacts, dates
 from kpitool.schema import DATASETS
 
-__all__ = ["STATUSES", "Ledger", "ParquetChunks", "chunk_rng", "write_policies"]
+__all__ = [
+    "STATUSES",
+    "Ledger",
+    "ParquetChunks",
+    "chunk_rng",
+    "parquet_chunks",
+    "policy_ids",
+    "write_policies",
+]
 
 STATUSES = ("in_force", "lapsed", "surrendered", "terminated")
 # Spawn keys of the per-chunk random streams, one family per dataset.
@@ -56,9 +64,9 @@ class ParquetChunks:
 
 
 @contextmanager
-def parquet_chunks(out: Path, name: str) -> Iterator[ParquetChunks]:
-    """`out/name.parquet`, written chunk by chunk and renamed into place when complete."""
-    with atomic_path(out / f"{name}.parquet") as tmp:
+def parquet_chunks(target: Path, name: str) -> Iterator[ParquetChunks]:
+    """Dataset `name`'s file `target`, written chunk by chunk, renamed into place when done."""
+    with atomic_path(target) as tmp:
         chunks = ParquetChunks(tmp, name)
         yield chunks
         chunks.close()
@@ -204,7 +212,7 @@ def write_policies(out: Path, facts: OperationFacts, seed: int) -> Ledger:
     pool: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     ledger: dict[str, list[np.ndarray]] = {k: [] for k in _LEDGER}
     drawn = written = 0
-    with parquet_chunks(out, "policies") as sink:
+    with parquet_chunks(out / "policies.parquet", "policies") as sink:
         for k, month in enumerate(facts._months(year - 2)):
             rng = chunk_rng(seed, _POLICIES, k)
             new = _draw(facts, rng, month)
