@@ -266,11 +266,12 @@ class _PolarsCompiler:
         if isinstance(node, exp.Max):
             return arg(node.this).max()
         if isinstance(node, exp.ArgMax | exp.ArgMin):
+            # FILTER as a null key rather than filtered columns: the same first row with
+            # the largest key (nulls never win), at half the cost per group.
             value, key = self.compile(node.this), self.compile(node.expression)
             if where is not None:
-                value, key = value.filter(where), key.filter(where)
-            pick = key.arg_max() if isinstance(node, exp.ArgMax) else key.arg_min()
-            return value.gather(pick).first()
+                key = pl.when(where).then(key)
+            return value.get(key.arg_max() if isinstance(node, exp.ArgMax) else key.arg_min())
         raise ExpressionError(f"unsupported aggregate {node.sql()!r}")
 
     def _window(self, node: exp.Window) -> pl.Expr:
