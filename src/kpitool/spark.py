@@ -76,12 +76,15 @@ LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 
 def _local_defaults(master: str | None) -> dict[str, str]:
     """Settings for a JVM kpitool launches itself: quiet logs; in local mode few shuffle
-    partitions (Spark's 200 suit a cluster, not 2 cores and a month of one company)."""
+    partitions (Spark's 200 suit a cluster, not 2 cores and a month of one company) and half
+    the machine's memory for the one JVM that does all the work (Spark's default is 1 GiB)."""
     if "PYSPARK_GATEWAY_PORT" in os.environ:  # spark-submit started the JVM already
         return {}
     defaults = {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG_CONFIG}"}
     if master is None or master.startswith("local"):
         defaults["spark.sql.shuffle.partitions"] = str(max(2, 2 * (os.cpu_count() or 1)))
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        defaults["spark.driver.memory"] = f"{max(1, memory // 2**31)}g"  # half of RAM
     return defaults
 
 
