@@ -191,11 +191,25 @@ def _keyed(other: pl.LazyFrame, keys: dict[str, str]) -> list[pl.Expr]:
     return [pl.col(theirs).alias(mine) for mine, theirs in keys.items()]
 
 
-def _apply_lookup(frame: pl.LazyFrame, lookup: Lookup, ctx: Context) -> pl.LazyFrame:
+def _apply_lookup(
+    frame: pl.LazyFrame, lookup: Lookup, ctx: Context, base: pl.LazyFrame
+) -> pl.LazyFrame:
+    """Join a lookup's columns or flags to the rows. When the keys are the dataset's own
+    columns, the other dataset is first cut to the keys the rows hold (a month of callbacks
+    needs a month's policies, not every policy ever sold, made unique)."""
     other = ctx.scan(lookup.dataset)
     if lookup.where:
         other = other.filter(ctx.compile(lookup.where))
     keys = lookup.keys
+    if set(keys) <= set(base.collect_schema().names()):
+        held = base.select(list(keys)).unique()
+        other = other.join(
+            held,
+            left_on=list(keys.values()),
+            right_on=list(keys),
+            how="semi",
+            maintain_order="left",
+        )
     on = list(keys)
     if lookup.columns:
         wanted = _keyed(other, keys) + [
@@ -262,8 +276,9 @@ def _prepared(rule: Rule, ctx: Context, period: PeriodSpec | None) -> pl.LazyFra
     if period is not None and period.date in schema and period.date not in added:
         day = pl.col(period.date)
         frame = frame.filter(_dates_in(period.window, ctx.months, day, schema[period.date]))
+    base = frame
     for lookup in rule.lookups:
-        frame = _apply_lookup(frame, lookup, ctx)
+        frame = _apply_lookup(frame, lookup, ctx, base)
     if rule.deadline is not None:
         own = ctx.tables.deadline_frame(rule.deadline.rule)
         default = ctx.tables.deadline(rule.deadline.rule, None)
