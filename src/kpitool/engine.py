@@ -252,16 +252,24 @@ def evaluate(
         else:
             alone.append(rule)
     shared_plans, shared_rules, failed = shared.build()
+    monthly: dict[str, list[pl.LazyFrame]] = {}
     for rule in [*alone, *failed]:
         needed = set(asked) | {p for m in asked if (p := prior_month(rule, m)) is not None}
         try:
-            plans[rule.id] = _measure_plan(rule, ctx.with_months(sorted(needed)), by)
+            if rule.entities is not None and len(needed) > 1:
+                # Entities are grouped anew for each month: one month's at a time in memory.
+                monthly[rule.id] = [_measure_plan(rule, ctx.with_months([m]), by) for m in needed]
+            else:
+                plans[rule.id] = _measure_plan(rule, ctx.with_months(sorted(needed)), by)
         except Missing as exc:
             missing.update({(rule.id, m): str(exc) for m in needed})
     datasets = [_datasets_of(ruleset.get(rule_id)) for rule_id in plans]
     datasets += [set().union(*(_datasets_of(r) for r in rules)) for rules in shared_rules]
     frames = _collect([*plans.values(), *shared_plans], source, datasets)
     results = dict(zip(plans, frames, strict=False))
+    for rule_id, parts in monthly.items():
+        names = [_datasets_of(ruleset.get(rule_id))]
+        results[rule_id] = pl.concat([_collect([part], source, names)[0] for part in parts])
     results |= shared.measured([r for rules in shared_rules for r in rules], frames[len(plans) :])
     measured: dict[tuple[str, Month], pl.DataFrame] = {}
     for rule_id, frame in results.items():
