@@ -145,23 +145,36 @@ def report(folder: Path, runs: int, months: list[str]) -> dict[str, Any]:
 
 
 def spark(folder: Path, runs: int, months: list[str]) -> dict[str, Any]:
-    """The Spark engine in local mode: session start-up, then one month and 12 (one run each)."""
+    """The Spark engine in local mode beside Polars on the same data: session start-up, then
+    the first month and (with more months asked) all of them, one run each."""
+    import data
+
     from kpitool.spark import spark_session
 
+    asked: list[str | list[str]] = [months[0], months] if len(months) > 1 else [months[0]]
+
+    def timed(months: str | list[str], engine: str) -> float:
+        started = time.perf_counter()
+        evaluate(months, folder, engine=engine)
+        return time.perf_counter() - started
+
+    polars = [timed(m, "polars") for m in asked]
     started = time.perf_counter()
     session = spark_session("local[*]", {"spark.sql.shuffle.partitions": "8"})
     session.range(1).count()
     startup = time.perf_counter() - started
-    one = _timed(lambda: evaluate(MONTH, folder, engine="spark"), 1)
-    twelve = _timed(lambda: evaluate(YEAR, folder, engine="spark"), 1)
+    spark = [timed(m, "spark") for m in asked]
     session.stop()
     import pyspark
 
     return {
         "times": [],
+        "data": folder.name,
+        "rows": sum(data.rows(folder).values()),
         "startup": startup,
-        "one_month": one[0],
-        "twelve_months": twelve[0],
+        "months": [1 if isinstance(m, str) else len(m) for m in asked],
+        "polars": polars,
+        "spark": spark,
         "pyspark": pyspark.__version__,
     }
 

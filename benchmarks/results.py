@@ -204,23 +204,27 @@ def _large(main: dict[str, Any], large: dict[str, Any] | None) -> list[str]:
 
 
 def _spark(m: dict[str, Any]) -> list[str]:
-    sp = m.get("spark")
-    if not sp or "error" in sp:
-        return ["Spark: not measured." if not sp else f"Spark failed: `{sp['error']}`"]
-    one, twelve = _s(m.get("evaluate_1")), _s(m.get("evaluate_12"))
-    return [
-        f"Spark engine (issue 7), local mode (`local[*]`, shuffle partitions 8, pyspark "
-        f"{sp['pyspark']}), same data, one run each; Python peak RSS {_rss(sp)} (the JVM is a "
-        "child process):",
+    runs = m.get("spark")
+    if not runs:
+        return ["Spark: not measured."]
+    lines = [
+        "Spark engine (issue 7) in local mode (`local[*]`, shuffle partitions 8) beside Polars,",
+        "same process, same data, one run each (the JVM is a child process: its memory is not",
+        "in these figures). Start-up is the Spark session's, paid once per process.",
         "",
-        "| measure | Spark | Polars (median above) | Spark / Polars |",
-        "|---|---|---|---|",
-        f"| session start-up | {_fmt(sp['startup'])} | — | |",
-        f"| evaluate, one month | {_fmt(sp['one_month'])} | {_fmt(one)} | "
-        f"{_fmt_ratio(sp['one_month'] / one if one else None)} |",
-        f"| evaluate, 12 months | {_fmt(sp['twelve_months'])} | {_fmt(twelve)} | "
-        f"{_fmt_ratio(sp['twelve_months'] / twelve if twelve else None)} |",
+        "| data set (rows on disk) | months | Spark start-up | Spark | Polars | Spark / Polars |",
+        "|---|---|---|---|---|---|",
     ]
+    for sp in runs:
+        if "error" in sp:
+            lines.append(f"| provincial | 1 | | {sp['error']} | | |")
+            continue
+        for months, spark, polars in zip(sp["months"], sp["spark"], sp["polars"], strict=True):
+            lines.append(
+                f"| {sp['data']} ({sp['rows']:,}) | {months} | {_fmt(sp['startup'])} | "
+                f"{_fmt(spark)} | {_fmt(polars)} | {_fmt_ratio(spark / polars)} |"
+            )
+    return lines
 
 
 def render(found: dict[str, Any]) -> str:
@@ -231,7 +235,8 @@ def render(found: dict[str, Any]) -> str:
         "",
         "Written by `make bench` (benchmarks/run.py); a benchmark, never a timed test. Each",
         "figure is measured in a process of its own (peak RSS is that process's), as the median",
-        f"of {found['runs']} runs unless it says otherwise. Figures from a machine other engineers",
+        f"of {found['runs']} runs ({found.get('year_runs', found['runs'])} for 12 months) unless "
+        "it says otherwise. Figures from a machine other engineers",
         "were using at the same time are noisy: take final figures on an idle machine.",
         "",
         f"- date: {found['date']}; machine: {found['machine']}",

@@ -30,14 +30,21 @@ import results
 
 HERE = Path(__file__).resolve().parent
 STEPS = ("floor", "evaluate", "duckdb", "check", "report", "spark", "large")
+SPARK_SCALE = 10.0  # the mid-size set Spark and Polars are compared on (20 branches)
+SPARK_TIMEOUT = 600.0
 
 
-def _child(name: str, folder: Path, runs: int, months: list[str]) -> dict[str, Any]:
+def _child(
+    name: str, folder: Path, runs: int, months: list[str], timeout: float | None = None
+) -> dict[str, Any]:
     """Run one measure in a fresh interpreter; its last stdout line is the JSON result."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", name]
     command += ["--data", str(folder), "--runs", str(runs), "--months", ",".join(months)]
     print(f"  {name} {months[0]}{'…' + months[-1] if len(months) > 1 else ''} …", flush=True)
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"did not finish in {timeout:.0f} s (stopped)"}
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-4000:])
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "?"}
@@ -46,24 +53,31 @@ def _child(name: str, folder: Path, runs: int, months: list[str]) -> dict[str, A
     return result
 
 
-def measure_set(folder: Path, runs: int, skip: set[str], full: bool) -> dict[str, Any]:
+def measure_set(
+    folder: Path, runs: int, year_runs: int, skip: set[str], full: bool
+) -> dict[str, Any]:
     """Every measure of one data set (`full`: also the check, reports and Spark)."""
     one, year = [measures.MONTH], measures.YEAR
     found: dict[str, Any] = {"rows": data.rows(folder), "rows_2015": data.rows_in_year(folder)}
     found["floor"] = _child("floor", folder, runs, one)
     found["evaluate_1"] = _child("evaluate", folder, runs, one)
-    found["evaluate_12"] = _child("evaluate", folder, runs, year)
+    found["evaluate_12"] = _child("evaluate", folder, year_runs, year)
     if not full:
         return found
     if "duckdb" not in skip:
         found["duckdb_1"] = _child("duckdb", folder, runs, one)
-        found["duckdb_12"] = _child("duckdb", folder, runs, year)
+        found["duckdb_12"] = _child("duckdb", folder, year_runs, year)
     if "check" not in skip:
         found["check"] = _child("check", folder, 1, year)
     if "report" not in skip:
         found["report"] = _child("report", folder, 1, one)
     if "spark" not in skip:
-        found["spark"] = _child("spark", folder, 1, one)
+        # Spark against Polars on a mid-size set (both engines, one month and 12), and on
+        # this set for one month, given a time limit: local Spark on 2 cores may not finish.
+        mid = data.ensure(data.small(SPARK_SCALE, 20)) if folder.name == "provincial" else folder
+        found["spark"] = [_child("spark", mid, 1, year)]
+        if mid != folder:
+            found["spark"].append(_child("spark", folder, 1, one, timeout=SPARK_TIMEOUT))
     return found
 
 
@@ -106,6 +120,7 @@ def _machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3, help="runs per timing (median)")
+    parser.add_argument("--year-runs", type=int, default=1, help="runs of the 12-month timings")
     parser.add_argument("--scale", type=float, help="a small set instead (to develop)")
     parser.add_argument("--branches", type=int, default=20, help="with --scale")
     parser.add_argument("--skip", default="", help=f"comma-separated: {', '.join(STEPS)}")
@@ -126,12 +141,13 @@ def main() -> None:
         "machine": _machine(),
         "versions": _versions(),
         "runs": args.runs,
+        "year_runs": args.year_runs,
     }
     print(f"data set {main_set.name}:", flush=True)
     found["main"] = {
         "name": main_set.name,
         "branches": main_set.branches,
-        **measure_set(data.ensure(main_set), args.runs, skip, True),
+        **measure_set(data.ensure(main_set), args.runs, args.year_runs, skip, True),
     }
     if "large" not in skip and not args.scale:
         large = data.SETS["large"]
@@ -139,7 +155,7 @@ def main() -> None:
         found["large"] = {
             "name": large.name,
             "branches": large.branches,
-            **measure_set(data.ensure(large), args.runs, skip, False),
+            **measure_set(data.ensure(large), args.runs, args.year_runs, skip, False),
         }
     (HERE / "data").mkdir(exist_ok=True)
     (HERE / "data" / "last_run.json").write_text(json.dumps(found, indent=2, default=str))
