@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from kpitool.sample_ops import DAY, OperationFacts, Plants, dates, microseconds
+from kpitool.sample_ops import DAY, OperationFacts, Plants, claim_draws, dates, microseconds
 
 __all__ = ["Facts", "Plants", "monthly_counter_visits"]
 
@@ -209,24 +209,9 @@ class Facts(OperationFacts):
         branch = claims["branch_id"].to_numpy()
         reported = claims["reported_at"].to_numpy().astype("datetime64[D]")
         issued = claims["issued_at"].to_numpy().astype("datetime64[D]")
-        incident = np.maximum(reported - rng.integers(0, 20, n) * DAY, issued + DAY)
-        kind = np.where(
-            short,
-            rng.choice(
-                ["medical", "accident", "death", "critical_illness"], n, p=[0.72, 0.24, 0.01, 0.03]
-            ),
-            rng.choice(
-                ["medical", "accident", "death", "critical_illness", "other"],
-                n,
-                p=[0.3, 0.2, 0.18, 0.27, 0.05],
-            ),
+        incident, kind, closed, is_open, amount = claim_draws(
+            rng, short, reported, issued, self.end
         )
-        lag = np.where(rng.random(n) < 0.996, rng.integers(0, 6, n), rng.integers(6, 25, n))
-        closed = reported + lag * DAY
-        is_open = closed > self.end
-        amount = np.where(
-            short, rng.lognormal(np.log(1100), 0.6, n), rng.lognormal(np.log(30000), 0.9, n)
-        ).round(2)
         # 2015's plan lowered the bar: every short claim over 2000 investigated, and the
         # investigation rate doubled against last year's.
         this_year = reported >= np.datetime64(f"{year}-01-01")

@@ -40,6 +40,36 @@ class Plants:
         return cls(b(3), b(3), b(4), b(4), b(5), b(5), b(6), b(6), b(7), b(8), b(2))
 
 
+def claim_draws(
+    rng: np.random.Generator,
+    short: np.ndarray,
+    reported: np.ndarray,
+    issued: np.ndarray,
+    end: np.datetime64,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Claims' incident dates, types, closing dates, open flags and amounts: one set of
+    distributions (and draws in one order) for the in-memory and the chunked generator."""
+    n = len(short)
+    incident = np.maximum(reported - rng.integers(0, 20, n) * DAY, issued + DAY)
+    kind = np.where(
+        short,
+        rng.choice(
+            ["medical", "accident", "death", "critical_illness"], n, p=[0.72, 0.24, 0.01, 0.03]
+        ),
+        rng.choice(
+            ["medical", "accident", "death", "critical_illness", "other"],
+            n,
+            p=[0.3, 0.2, 0.18, 0.27, 0.05],
+        ),
+    )
+    lag = np.where(rng.random(n) < 0.996, rng.integers(0, 6, n), rng.integers(6, 25, n))
+    closed = reported + lag * DAY
+    amount = np.where(
+        short, rng.lognormal(np.log(1100), 0.6, n), rng.lognormal(np.log(30000), 0.9, n)
+    ).round(2)
+    return incident, kind, closed, np.asarray(closed > end), amount
+
+
 def microseconds(values: np.ndarray) -> np.ndarray:
     return values.astype("datetime64[us]")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from kpitool.sample_ops import DAY, OperationFacts, dates, microseconds
+from kpitool.sample_ops import DAY, OperationFacts, claim_draws, dates, microseconds
 from kpitool.sample_policy_ledger import (
     STATUSES,
     Ledger,
@@ -104,24 +104,7 @@ def _claim_rows(
     short = ~ledger.long[policy]
     branch = np.array(facts.branches)[ledger.branch[policy]]
     issued = ledger.issued[policy]
-    incident = np.maximum(reported - rng.integers(0, 20, n) * DAY, issued + DAY)
-    kind = np.where(
-        short,
-        rng.choice(
-            ["medical", "accident", "death", "critical_illness"], n, p=[0.72, 0.24, 0.01, 0.03]
-        ),
-        rng.choice(
-            ["medical", "accident", "death", "critical_illness", "other"],
-            n,
-            p=[0.3, 0.2, 0.18, 0.27, 0.05],
-        ),
-    )
-    lag = np.where(rng.random(n) < 0.996, rng.integers(0, 6, n), rng.integers(6, 25, n))
-    closed = reported + lag * DAY
-    is_open = np.asarray(closed > facts.end)
-    amount = np.where(
-        short, rng.lognormal(np.log(1100), 0.6, n), rng.lognormal(np.log(30000), 0.9, n)
-    ).round(2)
+    incident, kind, closed, is_open, amount = claim_draws(rng, short, reported, issued, facts.end)
     this_year = reported >= np.datetime64(f"{year}-01-01")
     must = short & (amount > 2000) & (this_year | (rng.random(n) < 0.2))
     base = np.where(this_year, 0.3, 0.03)
