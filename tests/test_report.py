@@ -239,6 +239,16 @@ def test_missing_fontconfig_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) ->
     pdf.check_cjk_font.cache_clear()
 
 
+def test_flags_in_exception_tables_read_yes_or_no(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    # The bundled sample: B05's callbacks were answered on agents' phones (planted).
+    render_reports("2015-03", None, out=out, formats=["html"], branches=["B05"], progress=False)
+    page = (out / "2015-03" / "B05.html").read_text(encoding="utf-8")
+    block = page[page.index("疑似虚假回访合计") :]
+    assert ">是<" in block
+    assert ">True<" not in page and ">False<" not in page
+
+
 def test_exception_reasons_and_codes_read_in_the_report_s_language(tmp_path: Path) -> None:
     folder = tmp_path / "data"
     folder.mkdir()

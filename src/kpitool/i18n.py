@@ -62,6 +62,8 @@ LABELS: dict[str, dict[str, str]] = {
         "dq_missing": "缺少数据集: {datasets}",
         "dq_spark": "数据由 Spark 直接读取，未做逐行检查（可对本地副本运行 kpitool data check）。",
         "count_rows": "共 {n} 条",
+        "yes": "是",
+        "no": "否",
         "month": "月",
         "branch": "单位",
         "failures": "未达标项",
@@ -108,6 +110,8 @@ LABELS: dict[str, dict[str, str]] = {
         "dq_spark": "Data read by Spark where it lies; not checked row by row "
         "(run kpitool data check on a local copy).",
         "count_rows": "{n} rows",
+        "yes": "yes",
+        "no": "no",
         "month": "Month",
         "branch": "Branch",
         "failures": "Failures",

@@ -157,6 +157,8 @@ def _charts(data: ReportData, branch_id: str) -> list[dict[str, str]]:
 def _cell(value: object, lang: str) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):  # a flag such as agent_phone: 是/否, not True/False
+        return LABELS[lang]["yes" if value else "no"]
     if isinstance(value, float):
         return f"{value:,.2f}"
     return translate_value(value, lang) if isinstance(value, str) else str(value)
