@@ -24,6 +24,7 @@ from kpitool.population import (
     Context,
     Missing,
     denominator_rule,
+    entities_by_year,
     period_columns,
     population,
 )
@@ -173,9 +174,22 @@ def _months(months: Month | str | Sequence[Month | str]) -> list[Month]:
 
 
 def _collect(
-    plans: list[pl.LazyFrame], source: DataSource, datasets: list[set[str]]
+    plans: list[pl.LazyFrame],
+    source: DataSource,
+    datasets: list[set[str]],
+    apart: Sequence[bool] = (),
 ) -> list[pl.DataFrame]:
-    """Collect every plan in one streaming pass; a data error names file, row and column."""
+    """Collect every plan in one streaming pass; a data error names file, row and column.
+    Plans marked `apart` (entity group-bys: millions of groups) run one after another once
+    the rest are done, so their hash tables are never in memory beside the others'."""
+    if any(apart):
+        order = sorted(range(len(plans)), key=lambda i: apart[i])
+        together = [i for i in order if not apart[i]]
+        found = _collect([plans[i] for i in together], source, [datasets[i] for i in together])
+        frames = dict(zip(together, found, strict=True))
+        for i in order[len(together) :]:
+            frames[i] = _collect([plans[i]], source, [datasets[i]])[0]
+        return [frames[i] for i in range(len(plans))]
     try:
         return pl.collect_all(plans, engine="streaming")
     except pl.exceptions.PolarsError as exc:
@@ -215,6 +229,12 @@ def _datasets_of(rule: Rule) -> set[str]:
     return names
 
 
+def _month_by_month(rule: Rule, months: set[Month]) -> bool:
+    """Whether a rule's months are measured one after another: entities grouped anew for
+    each month hold one month's groups in memory at a time, not every month's."""
+    return rule.entities is not None and len(months) > 1 and not entities_by_year(rule)
+
+
 def evaluate(
     months: Month | str | Sequence[Month | str],
     data: DataSource | Path | str | None = None,
@@ -247,7 +267,7 @@ def evaluate(
     alone = []
     for rule in chosen:
         needed = set(asked) | {p for m in asked if (p := prior_month(rule, m)) is not None}
-        if shareable(rule):
+        if shareable(rule) and not _month_by_month(rule, needed):
             shared.add(rule, sorted(needed))
         else:
             alone.append(rule)
@@ -256,8 +276,7 @@ def evaluate(
     for rule in [*alone, *failed]:
         needed = set(asked) | {p for m in asked if (p := prior_month(rule, m)) is not None}
         try:
-            if rule.entities is not None and len(needed) > 1:
-                # Entities are grouped anew for each month: one month's at a time in memory.
+            if _month_by_month(rule, needed):
                 monthly[rule.id] = [_measure_plan(rule, ctx.with_months([m]), by) for m in needed]
             else:
                 plans[rule.id] = _measure_plan(rule, ctx.with_months(sorted(needed)), by)
@@ -265,7 +284,9 @@ def evaluate(
             missing.update({(rule.id, m): str(exc) for m in needed})
     datasets = [_datasets_of(ruleset.get(rule_id)) for rule_id in plans]
     datasets += [set().union(*(_datasets_of(r) for r in rules)) for rules in shared_rules]
-    frames = _collect([*plans.values(), *shared_plans], source, datasets)
+    grouped = [ruleset.get(rule_id).entities is not None for rule_id in plans]
+    grouped += [any(r.entities is not None for r in rules) for rules in shared_rules]
+    frames = _collect([*plans.values(), *shared_plans], source, datasets, grouped)
     results = dict(zip(plans, frames, strict=False))
     for rule_id, parts in monthly.items():
         names = [_datasets_of(ruleset.get(rule_id))]

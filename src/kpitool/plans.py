@@ -6,8 +6,8 @@ row terms (count, sum, share, detection, ratio, rate, mean, coverage), so rows a
 once per month and finest grain (branch, counter …) and each scope adds those small sums
 up. When no expression reads a period parameter, rows are summed per calendar month and a
 quarter, year-to-date, as-of or 24-month window adds up its months' sums: no row is repeated
-for every month it counts in. count_distinct and entity rules are not sums of row terms;
-`kpitool.engine` measures them one by one.
+for every month it counts in. A rule counting distinct values is not a sum of row terms;
+`kpitool.engine` measures those one by one.
 """
 
 from __future__ import annotations
@@ -46,9 +46,10 @@ counts it when c holds, ("known", x) counts it when x is not null."""
 
 
 def shareable(rule: Rule) -> bool:
-    """Whether a rule's figures are sums of row terms, so it can share a plan."""
+    """Whether a rule's figures are sums of row terms (of its rows or its entities), so it
+    can share a plan."""
     m = rule.measure
-    return rule.entities is None and not (m.kind == "count_distinct" and m.of is not None)
+    return not (m.kind == "count_distinct" and m.of is not None)
 
 
 def _figures(rule: Rule) -> dict[str, Figure]:
@@ -77,8 +78,9 @@ class _Part:
 
     @property
     def masked(self) -> bool:
-        """Whether `where` masks the sums (window columns see filtered rows: not then)."""
-        return not self.rule.window_columns
+        """Whether `where` masks the sums (window columns and entities see filtered rows:
+        not then)."""
+        return not self.rule.window_columns and self.rule.entities is None
 
     @property
     def monthly(self) -> bool:
@@ -96,6 +98,7 @@ class _Part:
     def key(self) -> str:
         """Parts with the same key read the same rows (before their own `where`)."""
         shared = {"dataset", "lookups", "columns", "period", "deadline", "window_columns"}
+        shared.add("entities")
         if not self.masked:
             shared.add("where")
         dump = self.rule.model_dump(include=shared, mode="json")

@@ -29,9 +29,11 @@ __all__ = [
     "Context",
     "Missing",
     "denominator_rule",
+    "entities_by_year",
     "join_months",
     "month_indexed",
     "monthly_rows",
+    "parameters",
     "population",
     "uses_parameters",
 ]
@@ -47,6 +49,7 @@ _PARAMS: dict[str, pl.Expr] = {
     "quarter_start": pl.col("__quarter_start"),
     "year_start": pl.col("__year_start"),
 }
+_YEARLY = frozenset({"year", "year_start"})
 _MONTH_COLUMNS = (
     "__pm",
     "__lo_quarter",
@@ -138,9 +141,24 @@ def _parsed(text: str) -> exp.Expression:
 
 
 @functools.lru_cache(maxsize=4096)
+def parameters(text: str) -> frozenset[str]:
+    """The period parameters an expression reads (`year_start` for `:year_start` …)."""
+    return frozenset(n.name for n in _parsed(text).walk() if isinstance(n, exp.Placeholder))
+
+
 def uses_parameters(text: str) -> bool:
     """Whether an expression reads a period parameter (`:period_end` …)."""
-    return any(isinstance(node, exp.Placeholder) for node in _parsed(text).walk())
+    return bool(parameters(text))
+
+
+def entities_by_year(rule: Rule) -> bool:
+    """Whether a rule's entities are the same for every month of a year: it has no period,
+    and the rows and entity columns read at most `:year` and `:year_start`. Such entities
+    are grouped once a year, not once a month (an old customer stays one all year)."""
+    if rule.entities is None or rule.period is not None:
+        return False
+    texts = [rule.where, *rule.columns.values(), *rule.entities.columns.values()]
+    return all(parameters(text) <= _YEARLY for text in texts if text)
 
 
 def _dates_in(
@@ -302,8 +320,14 @@ def monthly_rows(rule: Rule, ctx: Context) -> pl.LazyFrame:
 def population(rule: Rule, ctx: Context, period: PeriodSpec | None = None) -> pl.LazyFrame:
     """The rows a rule measures, each tagged with the month (`__period`) it counts in."""
     period = period or rule.period
-    frame = in_periods(_prepared(rule, ctx, period), period, ctx)
-    if rule.measure.kind == "coverage":
+    yearly = entities_by_year(rule)
+    months = months_frame(ctx.months)
+    frame = _prepared(rule, ctx, period)
+    if yearly:
+        frame = frame.join(months.select("__year", "__year_start").unique(), how="cross")
+    else:
+        frame = in_periods(frame, period, ctx)
+    if rule.measure.kind == "coverage" and rule.entities is None:
         frame = _covered(frame, rule, ctx)
     for name, text in rule.columns.items():
         if uses_parameters(text):
@@ -312,10 +336,13 @@ def population(rule: Rule, ctx: Context, period: PeriodSpec | None = None) -> pl
         frame = frame.filter(ctx.compile(rule.where))
     if rule.entities is not None:
         entities = rule.entities
-        frame = frame.group_by(entities.key, PERIOD).agg(
+        by = "__year" if yearly else PERIOD
+        frame = frame.group_by(entities.key, by).agg(
             ctx.compile(text).alias(name) for name, text in entities.columns.items()
         )
-        frame = frame.join(months_frame(ctx.months).drop(_MONTH_COLUMNS[:4]), on=PERIOD)
+        frame = frame.join(months.drop(_MONTH_COLUMNS[:4]), on=by)
+        if rule.measure.kind == "coverage":
+            frame = _covered(frame, rule, ctx)
         if entities.where:
             frame = frame.filter(ctx.compile(entities.where))
     for name, text in rule.window_columns.items():

@@ -193,7 +193,7 @@ def population(rule: Rule, job: SparkJob, period: PeriodSpec | None = None) -> D
     for name, text in early.items():
         frame = frame.withColumn(name, job.compile(text))
     frame = in_periods(frame, period or rule.period, job)
-    if rule.measure.kind == "coverage":
+    if rule.measure.kind == "coverage" and rule.entities is None:
         frame = _covered(frame, rule, job)
     for name, text in rule.columns.items():
         if name not in early:
@@ -206,6 +206,8 @@ def population(rule: Rule, job: SparkJob, period: PeriodSpec | None = None) -> D
             *(job.compile(text).alias(name) for name, text in entities.columns.items())
         )
         frame = frame.join(job.months_frame().drop(*_MONTH_COLUMNS[:4]), on=PERIOD)
+        if rule.measure.kind == "coverage":  # per entity: a fact of the month matches it
+            frame = _covered(frame, rule, job)
         if entities.where:
             frame = frame.filter(job.compile(entities.where))
     for name, text in rule.window_columns.items():
