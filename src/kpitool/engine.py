@@ -31,6 +31,7 @@ from kpitool.population import (
 from kpitool.rules import Rule, RuleSet, load_rules
 from kpitool.schema import DATASETS, GRAIN_COLUMNS
 from kpitool.scoring import prior_month, score
+from kpitool.streaming import collect, diagnose
 from kpitool.targets import TargetTables
 
 __all__ = ["BUNDLED_DATA", "denominator_rule", "evaluate", "exceptions", "numerator_rows"]
@@ -124,7 +125,7 @@ def _read_tables(source: DataSource) -> TargetTables:
         try:
             return source.scan(name).collect()
         except pl.exceptions.PolarsError as exc:
-            raise _diagnose(source, {name}, exc) from None
+            raise diagnose(source, {name}, exc) from None
 
     targets = read("targets")
     if targets is not None and source.has("branches"):
@@ -171,48 +172,6 @@ def _months(months: Month | str | Sequence[Month | str]) -> list[Month]:
     if not items:
         raise UsageError("no month to evaluate")
     return [m if isinstance(m, Month) else parse_month(m) for m in items]
-
-
-def _collect(
-    plans: list[pl.LazyFrame],
-    source: DataSource,
-    datasets: list[set[str]],
-    apart: Sequence[bool] = (),
-) -> list[pl.DataFrame]:
-    """Collect every plan in one streaming pass; a data error names file, row and column.
-    Plans marked `apart` (entity group-bys: millions of groups) run one after another once
-    the rest are done, so their hash tables are never in memory beside the others'."""
-    if any(apart):
-        order = sorted(range(len(plans)), key=lambda i: apart[i])
-        together = [i for i in order if not apart[i]]
-        found = _collect([plans[i] for i in together], source, [datasets[i] for i in together])
-        frames = dict(zip(together, found, strict=True))
-        for i in order[len(together) :]:
-            frames[i] = _collect([plans[i]], source, [datasets[i]])[0]
-        return [frames[i] for i in range(len(plans))]
-    try:
-        return pl.collect_all(plans, engine="streaming")
-    except pl.exceptions.PolarsError as exc:
-        for plan, names in zip(plans, datasets, strict=True):
-            try:
-                plan.collect(engine="streaming")
-            except pl.exceptions.PolarsError as inner:
-                raise _diagnose(source, names, inner) from None
-        raise DataError(f"cannot evaluate: {str(exc).splitlines()[0]}") from None
-
-
-def _diagnose(source: DataSource, names: set[str], exc: Exception) -> DataError:
-    """The most precise error for a failed plan: a dataset's bad value (file, row, column)."""
-    found: list[DataError] = []
-    for name in sorted(names):
-        try:
-            found.append(source.explain_failure(name, exc))
-        except pl.exceptions.PolarsError:
-            continue
-    precise = [e for e in found if ": row " in str(e)]
-    if precise or found:
-        return (precise or found)[0]
-    return DataError(f"cannot evaluate: {str(exc).strip().splitlines()[0]}")
 
 
 def _engine(name: str) -> str:
@@ -286,11 +245,11 @@ def evaluate(
     datasets += [set().union(*(_datasets_of(r) for r in rules)) for rules in shared_rules]
     grouped = [ruleset.get(rule_id).entities is not None for rule_id in plans]
     grouped += [any(r.entities is not None for r in rules) for rules in shared_rules]
-    frames = _collect([*plans.values(), *shared_plans], source, datasets, grouped)
+    frames = collect([*plans.values(), *shared_plans], source, datasets, grouped)
     results = dict(zip(plans, frames, strict=False))
     for rule_id, parts in monthly.items():
         names = [_datasets_of(ruleset.get(rule_id))]
-        results[rule_id] = pl.concat([_collect([part], source, names)[0] for part in parts])
+        results[rule_id] = pl.concat([collect([part], source, names)[0] for part in parts])
     results |= shared.measured([r for rules in shared_rules for r in rules], frames[len(plans) :])
     measured: dict[tuple[str, Month], pl.DataFrame] = {}
     for rule_id, frame in results.items():
@@ -367,7 +326,7 @@ def exceptions(
     if branches and lead:
         frame = frame.filter(pl.col("branch_id").is_in(list(branches)))
     frame = frame.sort(selected, nulls_last=True)
-    return _collect([frame], source, [_datasets_of(rule)])[0]
+    return collect([frame], source, [_datasets_of(rule)])[0]
 
 
 def _shown_columns(rule: Rule, columns: list[str]) -> list[str]:
@@ -420,4 +379,4 @@ def numerator_rows(
         frame = frame.filter(pl.col("branch_id") == branch)
     shown = [c for c in _shown_columns(rule, columns) if c not in period_columns()]
     frame = frame.select(shown).sort(shown, nulls_last=True).limit(limit)
-    return _collect([frame], source, [_datasets_of(rule)])[0]
+    return collect([frame], source, [_datasets_of(rule)])[0]
