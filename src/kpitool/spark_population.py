@@ -22,7 +22,13 @@ from sqlglot import exp
 
 from kpitool.expr import parse_expression
 from kpitool.periods import Month
-from kpitool.population import PERIOD, Missing, months_frame, period_columns
+from kpitool.population import (
+    PERIOD,
+    Missing,
+    entities_by_year,
+    months_frame,
+    period_columns,
+)
 from kpitool.rules import Lookup, PeriodSpec, Rule
 from kpitool.spark_expr import spark_sql, workday_map_sql
 from kpitool.spark_io import SparkData
@@ -192,7 +198,12 @@ def population(rule: Rule, job: SparkJob, period: PeriodSpec | None = None) -> D
     early = {n: t for n, t in rule.columns.items() if not _uses_parameters(t)}
     for name, text in early.items():
         frame = frame.withColumn(name, job.compile(text))
-    frame = in_periods(frame, period or rule.period, job)
+    yearly = entities_by_year(rule)  # old customers: grouped once a year, not per month
+    if yearly:
+        years = job.months_frame().select("__year", "__year_start").distinct()
+        frame = frame.crossJoin(F.broadcast(years))
+    else:
+        frame = in_periods(frame, period or rule.period, job)
     if rule.measure.kind == "coverage" and rule.entities is None:
         frame = _covered(frame, rule, job)
     for name, text in rule.columns.items():
@@ -202,10 +213,11 @@ def population(rule: Rule, job: SparkJob, period: PeriodSpec | None = None) -> D
         frame = frame.filter(job.compile(rule.where))
     if rule.entities is not None:
         entities = rule.entities
-        frame = frame.groupBy(entities.key, PERIOD).agg(
+        by = "__year" if yearly else PERIOD
+        frame = frame.groupBy(entities.key, by).agg(
             *(job.compile(text).alias(name) for name, text in entities.columns.items())
         )
-        frame = frame.join(job.months_frame().drop(*_MONTH_COLUMNS[:4]), on=PERIOD)
+        frame = frame.join(job.months_frame().drop(*_MONTH_COLUMNS[:4]), on=by)
         if rule.measure.kind == "coverage":  # per entity: a fact of the month matches it
             frame = _covered(frame, rule, job)
         if entities.where:
