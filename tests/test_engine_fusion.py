@@ -16,7 +16,7 @@ from kpitool import evaluate, load_rules, open_data
 from kpitool.engine import BUNDLED_DATA, _measure_plan, _read_tables, _scopes
 from kpitool.periods import Month, parse_month
 from kpitool.plans import SharedPlans, shareable
-from kpitool.population import PERIOD, Context
+from kpitool.population import PERIOD, Context, bucketable, population
 from kpitool.scoring import prior_month
 
 YEAR = tuple(f"2015-{m:02d}" for m in range(1, 13))
@@ -37,13 +37,14 @@ def _same(a: float | None, b: float | None) -> bool:
 
 @pytest.mark.parametrize("months", [("2015-03",), ("2015-12", "2015-06"), YEAR])
 @pytest.mark.parametrize("by", [(), ("counter", "channel", "agent")])
+@pytest.mark.parametrize("buckets", [1, 3])
 def test_every_shared_rule_measures_what_it_measures_alone(
-    months: tuple[str, ...], by: tuple[str, ...]
+    months: tuple[str, ...], by: tuple[str, ...], buckets: int
 ) -> None:
     source = open_data(BUNDLED_DATA)
     asked = [parse_month(m) for m in months]
     ctx = Context(source, asked, _read_tables(source))
-    shared = SharedPlans(ctx, lambda rule, columns: _scopes(rule, by, columns))
+    shared = SharedPlans(ctx, lambda rule, columns: _scopes(rule, by, columns), buckets)
     alone: dict[str, pl.DataFrame] = {}
     rules = [rule for rule in load_rules() if shareable(rule)]
     for rule in rules:
@@ -55,7 +56,9 @@ def test_every_shared_rule_measures_what_it_measures_alone(
     plans, members, failed = shared.build()
     assert not failed
     assert len(plans) < len(rules)  # some rules did share a scan
-    frames = pl.collect_all(plans)
+    # With buckets, the entity groups that can be split are: a plan per bucket of keys.
+    assert max(len(group) for group in plans) == buckets
+    frames = [pl.collect_all(group) for group in plans]
     together = shared.measured([r for group in members for r in group], frames)
     assert set(together) == set(alone)
     for rule_id, frame in together.items():
@@ -93,3 +96,17 @@ def test_a_missing_lookup_dataset_makes_only_its_rules_na(tmp_path: Path) -> Non
             _same(a, b) if isinstance(a, float) else a == b
             for a, b in zip(mine, theirs, strict=True)
         ), (mine, theirs)
+
+
+def test_buckets_split_the_entities_into_disjoint_sets_that_cover_them() -> None:
+    source = open_data(BUNDLED_DATA)
+    ctx = Context(source, [parse_month("2015-03")], _read_tables(source))
+    rule = load_rules().get("customers.repeat_purchase_rate")
+    assert bucketable(rule)
+    key = rule.entities.key if rule.entities else ""
+    every = population(rule, ctx).select(key).collect()[key]
+    parts = [population(rule, ctx.with_bucket(i, 3)).select(key).collect()[key] for i in range(3)]
+    assert all(part.len() > 0 for part in parts)
+    assert sum(part.len() for part in parts) == every.len() == every.n_unique()
+    assert set(pl.concat(parts).to_list()) == set(every.to_list())
+    assert not bucketable(load_rules().get("investigators.low_positive_rate"))  # OVER ()

@@ -24,6 +24,7 @@ from kpitool.population import (
     PERIOD,
     Context,
     Missing,
+    bucketable,
     denominator_rule,
     join_months,
     monthly_rows,
@@ -84,12 +85,14 @@ class _Part:
 
     @property
     def monthly(self) -> bool:
-        """Summable per calendar month: a dated population reading no period parameter."""
+        """Summable per calendar month: a dated population of rows (not entities) reading
+        no period parameter."""
         rule = self.rule
         texts = [rule.where, *rule.columns.values(), *(t for _, t in self.figures.values())]
         texts += [text for lookup in rule.lookups for text in (lookup.where, lookup.match)]
         return (
             rule.period is not None
+            and rule.entities is None
             and not rule.window_columns
             and rule.measure.kind != "coverage"
             and not any(uses_parameters(text) for text in texts if text)
@@ -131,7 +134,7 @@ class _Group:
     """Parts reading the same rows, the rows themselves and each part's sums."""
 
     parts: list[_Part]
-    frame: pl.LazyFrame = field(default_factory=pl.LazyFrame)
+    frames: list[pl.LazyFrame] = field(default_factory=list)
     sums: dict[str, list[pl.Expr]] = field(default_factory=dict)
     scopes: dict[str, list[str]] = field(default_factory=dict)
 
@@ -148,9 +151,12 @@ class _Group:
 class SharedPlans:
     """The shareable rules of one evaluation, grouped by the rows they read."""
 
-    def __init__(self, ctx: Context, scopes: Callable[[Rule, set[str]], list[str]]) -> None:
+    def __init__(
+        self, ctx: Context, scopes: Callable[[Rule, set[str]], list[str]], buckets: int = 1
+    ) -> None:
         self.ctx = ctx
         self.scopes = scopes
+        self.buckets = buckets
         self.groups: dict[str, _Group] = {}
         self.months: dict[str, list[str]] = {}
         self.built: list[_Group] = []
@@ -166,18 +172,28 @@ class SharedPlans:
         for part in parts:
             self.groups.setdefault(part.key(), _Group([])).parts.append(part)
 
-    def build(self) -> tuple[list[pl.LazyFrame], list[list[Rule]], list[Rule]]:
-        """One plan per group (its finest-grain sums) with the rules it measures, and the
-        rules left out because something they read is missing (measured alone, to say which)."""
+    def build(self) -> tuple[list[list[pl.LazyFrame]], list[list[Rule]], list[Rule]]:
+        """The plans of each group (its finest-grain sums) with the rules it measures, and the
+        rules left out because something they read is missing (measured alone, to say which).
+
+        A group has one plan, or with entities one per bucket of keys (`buckets`): collected
+        one after another, each holds a share of the entities' hash table, and their sums,
+        stacked, are the group's (`measured` adds them up)."""
         failed: dict[str, Rule] = {}
         columns: dict[str, set[str]] = {}
         for group in self.groups.values():
             base = group.parts[0]
             ctx = self.ctx.with_months(group.months)
             rule = base.rule.model_copy(update={"where": None}) if base.masked else base.rule
+            split = all(bucketable(p.rule) and bucketable(p.owner) for p in group.parts)
+            contexts = [ctx]
+            if split and self.buckets > 1:
+                contexts = [ctx.with_bucket(i, self.buckets) for i in range(self.buckets)]
             try:
-                group.frame = monthly_rows(rule, ctx) if base.monthly else population(rule, ctx)
-                names = set(group.frame.collect_schema().names())
+                group.frames = [
+                    monthly_rows(rule, c) if base.monthly else population(rule, c) for c in contexts
+                ]
+                names = set(group.frames[0].collect_schema().names())
                 for part in group.parts:
                     columns.setdefault(part.name, names)
                     group.sums[part.name] = part.sums(ctx)
@@ -190,18 +206,18 @@ class SharedPlans:
                 group.scopes = {
                     p.name: self.scopes(p.owner, columns[p.owner.id]) for p in group.parts
                 }
-                plans.append(self._plan(group))
+                plans.append([self._plan(group, frame) for frame in group.frames])
                 members.append(list({p.owner.id: p.owner for p in group.parts}.values()))
         self.built = [g for g in self.groups.values() if g.parts]
         return plans, members, list(failed.values())
 
-    def _plan(self, group: _Group) -> pl.LazyFrame:
+    def _plan(self, group: _Group, frame: pl.LazyFrame) -> pl.LazyFrame:
         """The parts' sums per month and finest grain: one scan and one group-by (the scopes
         are added up from these few rows after collecting, so nothing reads the rows twice)."""
         base = group.parts[0]
         sums = [s for part in group.parts for s in group.sums[part.name]]
         keys = [MONTH_INDEX if base.monthly else PERIOD, *group.grains]
-        partial = group.frame.group_by(keys).agg(sums)
+        partial = frame.group_by(keys).agg(sums)
         if base.monthly:
             assert base.rule.period is not None
             names = [str(s.meta.output_name()) for s in sums]
@@ -210,13 +226,14 @@ class SharedPlans:
         return partial
 
     def measured(
-        self, rules: Sequence[Rule], frames: Sequence[pl.DataFrame]
+        self, rules: Sequence[Rule], frames: Sequence[Sequence[pl.DataFrame]]
     ) -> dict[str, pl.DataFrame]:
         """Each rule's (__period, scope, scope_id, numerator, denominator) from the collected
-        sums, for its own months; a ratio's numerator and denominator rows are matched by
-        period and scope id."""
+        sums (each group's plans' frames, as `build` gave the plans), for its own months; a
+        ratio's numerator and denominator rows are matched by period and scope id."""
         found: dict[str, pl.DataFrame] = {}
-        for group, frame in zip(self.built, frames, strict=True):
+        for group, pieces in zip(self.built, frames, strict=True):
+            frame = pl.concat(pieces, how="vertical_relaxed")
             for part in group.parts:
                 found[part.name] = _rolled_up(frame, part, group.scopes[part.name])
         out = {}

