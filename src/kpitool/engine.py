@@ -245,18 +245,16 @@ def evaluate(
                 plans[rule.id] = _measure_plan(rule, ctx.with_months(sorted(needed)), by)
         except Missing as exc:
             missing.update({(rule.id, m): str(exc) for m in needed})
-    pieces = [(i, plan) for i, group in enumerate(shared_plans) for plan in group]
     datasets = [_datasets_of(ruleset.get(rule_id)) for rule_id in plans]
-    datasets += [set().union(*(_datasets_of(r) for r in shared_rules[i])) for i, _ in pieces]
-    frames = collect([*plans.values(), *(p for _, p in pieces)], source, datasets)
-    results = dict(zip(plans, frames, strict=False))
+    results = dict(zip(plans, collect(list(plans.values()), source, datasets), strict=True))
     for rule_id, parts in monthly.items():
-        names = [_datasets_of(ruleset.get(rule_id))]
-        results[rule_id] = pl.concat([collect([part], source, names)[0] for part in parts])
-    stacked: list[list[pl.DataFrame]] = [[] for _ in shared_plans]
-    for (i, _), frame in zip(pieces, frames[len(plans) :], strict=True):
-        stacked[i].append(frame)
-    results |= shared.measured([r for rules in shared_rules for r in rules], stacked)
+        names = [_datasets_of(ruleset.get(rule_id))] * len(parts)
+        results[rule_id] = pl.concat(collect(parts, source, names))
+    shared_frames = []
+    for group, members in zip(shared_plans, shared_rules, strict=True):
+        read = set().union(*(_datasets_of(r) for r in members))
+        shared_frames.append(collect(group, source, [read] * len(group)))
+    results |= shared.measured([r for rules in shared_rules for r in rules], shared_frames)
     measured: dict[tuple[str, Month], pl.DataFrame] = {}
     for rule_id, frame in results.items():
         for (period,), part in frame.partition_by(PERIOD, as_dict=True).items():

@@ -185,9 +185,8 @@ class SharedPlans:
             base = group.parts[0]
             ctx = self.ctx.with_months(group.months)
             rule = base.rule.model_copy(update={"where": None}) if base.masked else base.rule
-            split = all(bucketable(p.rule) and bucketable(p.owner) for p in group.parts)
             contexts = [ctx]
-            if split and self.buckets > 1:
+            if self.buckets > 1 and all(bucketable(p.rule) for p in group.parts):
                 contexts = [ctx.with_bucket(i, self.buckets) for i in range(self.buckets)]
             try:
                 group.frames = [
