@@ -18,7 +18,6 @@ import polars as pl
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
-from sqlglot import exp
 
 from kpitool.expr import parse_expression
 from kpitool.periods import Month
@@ -28,6 +27,7 @@ from kpitool.population import (
     entities_by_year,
     months_frame,
     period_columns,
+    uses_parameters,
 )
 from kpitool.rules import Lookup, PeriodSpec, Rule
 from kpitool.spark_expr import spark_sql, workday_map_sql
@@ -101,10 +101,6 @@ class SparkJob:
             [T.StructField(n, _SPARK_TYPES[type(t)]) for n, t in frame.schema.items()]
         )
         return self.data.spark.createDataFrame(frame.rows(), schema)
-
-
-def _uses_parameters(text: str) -> bool:
-    return any(isinstance(n, exp.Placeholder) for n in parse_expression(text).walk())
 
 
 def in_periods(frame: DataFrame, spec: PeriodSpec | None, job: SparkJob) -> DataFrame:
@@ -195,7 +191,7 @@ def population(rule: Rule, job: SparkJob, period: PeriodSpec | None = None) -> D
         frame = _apply_lookup(frame, lookup, job)
     if rule.deadline is not None:
         frame = _with_deadline(frame, rule.deadline.rule, job)
-    early = {n: t for n, t in rule.columns.items() if not _uses_parameters(t)}
+    early = {n: t for n, t in rule.columns.items() if not uses_parameters(t)}
     for name, text in early.items():
         frame = frame.withColumn(name, job.compile(text))
     yearly = entities_by_year(rule)  # old customers: grouped once a year, not per month
