@@ -21,7 +21,7 @@ from pathlib import Path
 import polars as pl
 
 import kpitool
-from kpitool.sample import generate_sample_data, write_counter_visits
+from kpitool.sample.generate import generate_sample_data, write_counter_visits
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"

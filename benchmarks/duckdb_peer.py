@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from kpitool.periods import Month, parse_month
-from kpitool.schema import DATASETS
+from kpitool.data.schema import DATASETS
+from kpitool.measure.periods import Month, parse_month
 
 HERE = Path(__file__).resolve().parent
 SQL = HERE / "duckdb_rules.sql"

@@ -17,8 +17,8 @@ from typing import Any
 import polars as pl
 
 from kpitool import evaluate, load_rules, open_data
-from kpitool.expr import parse_expression, referenced_columns
-from kpitool.schema import DATASETS, GRAIN_COLUMNS
+from kpitool.data.schema import DATASETS, GRAIN_COLUMNS
+from kpitool.rules.expressions import parse_expression, referenced_columns
 
 MONTH = "2015-03"
 YEAR = [f"2015-{m:02d}" for m in range(1, 13)]
@@ -128,7 +128,7 @@ def check(folder: Path, runs: int, months: list[str]) -> dict[str, Any]:
 
 def report(folder: Path, runs: int, months: list[str]) -> dict[str, Any]:
     """`kpitool report` for every branch, HTML and PDF (one run: 100 PDFs take a while)."""
-    from kpitool.report import render_reports
+    from kpitool.report.render import render_reports
 
     out = Path(tempfile.mkdtemp(prefix="kpitool-bench-"))
     try:
@@ -149,7 +149,7 @@ def spark(folder: Path, runs: int, months: list[str]) -> dict[str, Any]:
     the first month and (with more months asked) all of them, one run each."""
     import data
 
-    from kpitool.spark import spark_session
+    from kpitool.spark.engine import spark_session
 
     asked: list[str | list[str]] = [months[0], months] if len(months) > 1 else [months[0]]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from kpitool.schema import DATASETS
+from kpitool.data.schema import DATASETS
 
 _DEFAULTS: dict[str, Any] = {
     "str": "-",

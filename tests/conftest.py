@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from typer.testing import CliRunner
 
-from kpitool.cli import app
+from kpitool.cli.analysis import app
 
 
 @dataclass

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from kpitool.charts import bar_svg, nice_ticks, trend_svg
+from kpitool.report.charts import bar_svg, nice_ticks, trend_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

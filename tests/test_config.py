@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from kpitool.config import load_config
-from kpitool.engine import BUNDLED_DATA
 from kpitool.errors import ConfigError
+from kpitool.polars.engine import BUNDLED_DATA
 
 
 def test_defaults_without_file_or_environment(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Shared plans (`kpitool.plans`) measure exactly what each rule's own plan measures.
+"""Shared plans (`kpitool.polars.shared`) measure exactly what each rule's own plan measures.
 
 Rules reading the same rows share one scan, their `where` as masks, and windows are summed
 from monthly sums; each rule's figures must stay those of the rule measured alone.
@@ -13,11 +13,11 @@ import polars as pl
 import pytest
 
 from kpitool import evaluate, load_rules, open_data
-from kpitool.engine import BUNDLED_DATA, _measure_plan, _read_tables, _scopes
-from kpitool.periods import Month, parse_month
-from kpitool.plans import SharedPlans, shareable
-from kpitool.population import PERIOD, Context, bucketable, population
-from kpitool.scoring import prior_month
+from kpitool.measure.periods import Month, parse_month
+from kpitool.measure.scoring import prior_month
+from kpitool.polars.engine import BUNDLED_DATA, _measure_plan, _read_tables, _scopes
+from kpitool.polars.population import PERIOD, Context, bucketable, population
+from kpitool.polars.shared import SharedPlans, shareable
 
 YEAR = tuple(f"2015-{m:02d}" for m in range(1, 13))
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kpitool.privacy import Kind, mask_expr, mask_frame, mask_text, sensitive_kind
+from kpitool.data.privacy import Kind, mask_expr, mask_frame, mask_text, sensitive_kind
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kpitool.errors import KpiError
-from kpitool.report import render_reports
+from kpitool.report.render import render_reports
 
 from builders import write_dataset
 
@@ -184,7 +184,7 @@ def test_branch_ids_cannot_write_outside_the_output_folder(tmp_path: Path) -> No
 
 
 def test_pdf_fetches_nothing_from_the_file_system(tmp_path: Path) -> None:
-    from kpitool.pdf import render_pdf
+    from kpitool.report.pdf import render_pdf
 
     secret = tmp_path / "secret.txt"
     secret.write_text("TOPSECRET-42", encoding="utf-8")
@@ -230,7 +230,7 @@ def test_unknown_branch_and_format_are_usage_errors(cli, tmp_path: Path) -> None
 
 
 def test_missing_fontconfig_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from kpitool import pdf
+    from kpitool.report import pdf
 
     pdf.check_cjk_font.cache_clear()
     monkeypatch.setattr(pdf.shutil, "which", lambda _name: None)

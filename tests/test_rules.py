@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from kpitool import evaluate
-from kpitool.engine import exceptions
-from kpitool.rules import load_rules
+from kpitool.polars.engine import exceptions
+from kpitool.rules.model import load_rules
 
 from builders import DEFAULT_BRANCHES, write_dataset
 

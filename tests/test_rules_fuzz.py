@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kpitool.errors import RuleError
-from kpitool.rules import BUNDLED_RULES, load_rules
+from kpitool.rules.model import BUNDLED_RULES, load_rules
 
 _scalars = st.one_of(
     st.none(),

@@ -9,13 +9,13 @@ import polars as pl
 import pytest
 
 from kpitool import evaluate, open_data
-from kpitool.engine import BUNDLED_DATA
-from kpitool.schema import DATASETS
+from kpitool.data.schema import DATASETS
+from kpitool.polars.engine import BUNDLED_DATA
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from kpitool.sample import generate_sample_data
+    from kpitool.sample.generate import generate_sample_data
 
     out = tmp_path_factory.mktemp("sample") / "d"
     generate_sample_data(out, seed=3, branches=5)
@@ -44,7 +44,7 @@ def test_cli_writes_every_dataset_with_every_canonical_column(cli, tmp_path: Pat
 
 
 def test_same_seed_same_bytes(tmp_path: Path) -> None:
-    from kpitool.sample import generate_sample_data
+    from kpitool.sample.generate import generate_sample_data
 
     generate_sample_data(tmp_path / "a", seed=11, branches=3, scale=0.2)
     generate_sample_data(tmp_path / "b", seed=11, branches=3, scale=0.2)
@@ -66,7 +66,7 @@ def test_references_resolve(generated: Path) -> None:
 
 def test_chunked_layout_same_bytes_and_consistent(tmp_path: Path) -> None:
     """The benchmarks' layout (big facts a chunk at a time, own random streams)."""
-    from kpitool.sample import generate_sample_data
+    from kpitool.sample.generate import generate_sample_data
 
     for name in ("a", "b"):
         generate_sample_data(tmp_path / name, seed=5, branches=4, scale=0.3, chunked=True)

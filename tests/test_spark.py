@@ -19,9 +19,9 @@ pytest.importorskip(
 )
 
 from kpitool import evaluate, exceptions, generate_sample_data, load_rules
-from kpitool.engine import BUNDLED_DATA
 from kpitool.errors import DataError
-from kpitool.query import run_query
+from kpitool.polars.engine import BUNDLED_DATA
+from kpitool.polars.query import run_query
 
 MONTHS = ["2015-03", "2015-12"]
 KEY = ["rule_id", "period", "scope", "scope_id"]
@@ -30,7 +30,7 @@ NUMBERS = ("numerator", "denominator", "value", "target", "pace_needed")
 
 @pytest.fixture(scope="module")
 def session() -> Iterator[Any]:
-    from kpitool.spark import spark_session
+    from kpitool.spark.engine import spark_session
 
     spark = spark_session("local[2]", {"spark.sql.shuffle.partitions": "4"})
     yield spark
@@ -153,9 +153,9 @@ def test_report_on_spark_is_the_report_on_polars(
 
 def test_data_at_a_url(session: Any) -> None:
     """hdfs://, s3a:// … are read by Spark through Hadoop; file:// stands in for them here."""
-    from kpitool.periods import parse_month
-    from kpitool.report import AS_OF_COLUMNS
-    from kpitool.spark import data_facts
+    from kpitool.measure.periods import parse_month
+    from kpitool.report.render import AS_OF_COLUMNS
+    from kpitool.spark.engine import data_facts
 
     url = BUNDLED_DATA.as_uri()
     polars_rows = evaluate("2015-03", BUNDLED_DATA, rule_ids=["cleanup."])
@@ -185,7 +185,7 @@ def test_a_dataset_in_a_spark_table(session: Any, tmp_path: Path) -> None:
 
 def test_settings_from_kpitool_toml(session: Any, tmp_path: Path) -> None:
     """engine and [spark] settings from kpitool.toml reach the session and the engine."""
-    from kpitool.cli_options import engine_of
+    from kpitool.cli.options import engine_of
     from kpitool.config import load_config
 
     config = tmp_path / "kpitool.toml"
@@ -213,7 +213,7 @@ def test_spark_submit_runs_the_command_line(tmp_path: Path, cli: Callable[..., A
             "--master",
             "local[1]",
             "--driver-java-options",
-            f"-Dlog4j2.configurationFile=file:{package / 'spark-log4j2.properties'}",
+            f"-Dlog4j2.configurationFile=file:{package / 'spark' / 'log4j2.properties'}",
             str(package / "__main__.py"),
             *args,
             "--engine",

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kpitool.engine import BUNDLED_DATA
 from kpitool.errors import ConfigError
-from kpitool.rules import BUNDLED_RULES
+from kpitool.resources import BUNDLED_DATA, BUNDLED_RULES
 
 __all__ = ["SETTINGS", "Config", "Setting", "load_config"]
 

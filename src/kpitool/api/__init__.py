@@ -1,0 +1,2 @@
+"""The library API: each call normalises its inputs once, picks the engine and masks
+personal data by default."""

@@ -1,0 +1,336 @@
+"""The command line: a thin shell. Each command parses options, calls one library function
+and prints its result.
+
+Errors become `Error: …` on stderr and an exit code in one place, `_KpiGroup.invoke`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.core import TyperGroup
+
+from kpitool import __version__
+from kpitool.api.explain import explain
+from kpitool.cli.admin import config_app, data_app, rules_app, sample_data_command
+from kpitool.cli.display import (
+    explanation_text,
+    frame_table,
+    results_table,
+    rows_title,
+    trend_table,
+)
+from kpitool.cli.options import (
+    DEFAULT_DATA,
+    DEFAULT_RULES,
+    BranchOption,
+    DataOption,
+    EngineOption,
+    FormatOption,
+    LangOption,
+    MonthOption,
+    OutputOption,
+    RulesOption,
+    SparkMasterOption,
+    check_output,
+    choice,
+    emit,
+    engine_of,
+    settings,
+    stderr,
+    stdout,
+)
+from kpitool.data.privacy import mask_frame
+from kpitool.errors import KpiError
+from kpitool.log import configure_logging
+from kpitool.measure.periods import parse_month
+from kpitool.measure.results import breaches, filter_status, results_to_records
+from kpitool.polars.engine import evaluate, exceptions
+from kpitool.polars.query import run_query
+from kpitool.report.render import render_reports
+from kpitool.rules.model import load_rules
+
+
+class _KpiGroup(TyperGroup):
+    """Turns every KpiError into `Error: …` on stderr and its exit code, in one place."""
+
+    def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except KpiError as exc:
+            stderr.print(f"Error: {exc}", markup=False, highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    name="kpitool",
+    cls=_KpiGroup,
+    help="Monthly customer-service KPI reports from core-system extracts.\n\n"
+    "Example: kpitool report --month 2015-03",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.add_typer(data_app, name="data")
+app.add_typer(rules_app, name="rules")
+app.add_typer(config_app, name="config")
+app.command("sample-data")(sample_data_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"kpitool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only errors on stderr (for cron).")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log progress to stderr with timestamps.")
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Settings file (default: ./kpitool.toml when present)."),
+    ] = None,
+) -> None:
+    """Monthly customer-service KPI reports from core-system extracts."""
+    ctx.obj = {"config": config, "quiet": quiet}
+    configure_logging(quiet=quiet, verbose=verbose)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    ctx: typer.Context,
+    month: MonthOption,
+    data: DataOption = DEFAULT_DATA,
+    rules: RulesOption = DEFAULT_RULES,
+    branch: BranchOption = None,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option("--rule", "-r", help="Rule id, or a prefix such as 'claims.' (repeatable)."),
+    ] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", help="Also group by counter, channel or agent (repeatable)."),
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option("--status", help="Show only results with this status (repeatable)."),
+    ] = None,
+    trend: Annotated[
+        bool, typer.Option("--trend", help="Every month of the year to date, side by side.")
+    ] = False,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on", help="Exit 1 when a rule is at this status or worse: warn or fail."
+        ),
+    ] = None,
+    lang: LangOption = None,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
+) -> None:
+    """Evaluate the KPI rules for a month, per company and branch.
+
+    Example: kpitool evaluate --month 2015-03 --rule claims. --format json
+    """
+    choice(fmt, ("table", "csv", "json", "parquet"), "--format")
+    check_output(fmt, output)
+    cfg = settings(ctx, data=data, rules=rules, lang=lang, engine=engine, spark_master=spark_master)
+    for item in by or []:
+        choice(item, ("branch", "counter", "channel", "agent"), "--by")
+    for item in status or []:
+        choice(item, ("pass", "warn", "fail", "n/a"), "--status")
+    if fail_on is not None:
+        choice(fail_on, ("warn", "fail"), "--fail-on")
+    ruleset = load_rules(cfg["rules"])
+    the_month = parse_month(month)
+    results = evaluate(
+        the_month.months_of_year_to_date() if trend else the_month,
+        cfg["data"],
+        ruleset,
+        branches=branch,
+        rule_ids=rule,
+        by=[b for b in by or [] if b != "branch"],
+        engine=engine_of(cfg),
+    )
+    shown = filter_status(results, status) if status else results
+    emit(
+        shown,
+        fmt,
+        output,
+        results_to_records(shown) if fmt == "json" else None,
+        lambda: (trend_table if trend else results_table)(shown, ruleset, cfg["lang"]),
+    )
+    if fail_on is not None and breaches(results, fail_on, period=str(the_month)):
+        raise typer.Exit(1)
+
+
+@app.command("exceptions")
+def exceptions_command(
+    ctx: typer.Context,
+    rule_id: Annotated[
+        str, typer.Argument(help="A detection rule id, e.g. callbacks.agent_phone.")
+    ],
+    month: MonthOption,
+    data: DataOption = DEFAULT_DATA,
+    rules: RulesOption = DEFAULT_RULES,
+    branch: BranchOption = None,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    unmask: Annotated[
+        bool, typer.Option("--unmask", help="Show phone numbers, names and ID numbers in full.")
+    ] = False,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
+) -> None:
+    """List the exception rows of a detection rule (personal data masked).
+
+    Example: kpitool exceptions callbacks.shared_phone --month 2015-03 --branch B03
+    """
+    choice(fmt, ("table", "csv", "json", "parquet"), "--format")
+    check_output(fmt, output)
+    cfg = settings(ctx, data=data, rules=rules, engine=engine, spark_master=spark_master)
+    rows = exceptions(
+        rule_id, month, cfg["data"], cfg["rules"], branches=branch, engine=engine_of(cfg)
+    )
+    if not unmask:
+        rows = mask_frame(rows)
+    emit(rows, fmt, output, None, lambda: frame_table(rows, title=f"{rule_id} · {month}"))
+
+
+@app.command("explain")
+def explain_command(
+    ctx: typer.Context,
+    rule_id: Annotated[str, typer.Argument(help="The rule id, e.g. claims.closed_within_5d_rate.")],
+    month: MonthOption,
+    data: DataOption = DEFAULT_DATA,
+    rules: RulesOption = DEFAULT_RULES,
+    branch: Annotated[
+        str | None, typer.Option("--branch", "-b", help="Explain this branch's figure.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Rows to show.")] = 10,
+    unmask: Annotated[bool, typer.Option("--unmask", help="Show personal data in full.")] = False,
+    lang: LangOption = None,
+) -> None:
+    """Explain a figure: the rule in words, population, numerator, target and first rows.
+
+    Example: kpitool explain claims.closed_within_5d_rate --month 2015-03 --branch B02
+    """
+    cfg = settings(ctx, data=data, rules=rules, lang=lang)
+    found = explain(rule_id, month, cfg["data"], cfg["rules"], branch=branch, limit=limit)
+    rows = found.rows if unmask else mask_frame(found.rows)
+    stdout.print(explanation_text(found, cfg["lang"]))
+    stdout.print(frame_table(rows, title=rows_title(found, cfg["lang"])))
+
+
+@app.command("report")
+def report_command(
+    ctx: typer.Context,
+    month: MonthOption,
+    data: DataOption = DEFAULT_DATA,
+    rules: RulesOption = DEFAULT_RULES,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder; reports go to OUT/YYYY-MM/.")
+    ] = None,
+    branch: BranchOption = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", "-f", help="html, pdf or html,pdf (default).")
+    ] = None,
+    lang: LangOption = None,
+    templates: Annotated[
+        Path | None,
+        typer.Option("--templates", help="Folder of templates overriding the bundled ones."),
+    ] = None,
+    reproducible: Annotated[
+        bool, typer.Option("--reproducible", help="Fixed generated-at, for byte-identical HTML.")
+    ] = False,
+    unmask: Annotated[
+        bool,
+        typer.Option(
+            "--unmask",
+            help="Show phones, names and ID numbers in full (recorded in manifest.json).",
+        ),
+    ] = False,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
+) -> None:
+    """Make every branch's report and the company's for a month: HTML and PDF.
+
+    Example: kpitool report --month 2015-03 --branch B03 --format pdf
+    """
+    cfg = settings(
+        ctx,
+        data=data,
+        rules=rules,
+        out=out,
+        format=fmt,
+        lang=lang,
+        templates=templates,
+        engine=engine,
+        spark_master=spark_master,
+    )
+    quiet = bool((ctx.find_root().obj or {}).get("quiet"))
+    summary = render_reports(
+        month,
+        cfg["data"],
+        cfg["rules"],
+        cfg["out"],
+        branches=branch,
+        formats=[f.strip() for f in cfg["format"].split(",") if f.strip()],
+        lang=cfg["lang"],
+        templates=cfg["templates"],
+        progress=not quiet and sys.stderr.isatty(),
+        reproducible=reproducible,
+        unmask=unmask,
+        engine=engine_of(cfg),
+    )
+    if not quiet:
+        stdout.print(
+            f"{len(summary.files)} files written to {summary.folder} "
+            f"in {summary.timings['total']:.1f}s"
+        )
+
+
+@app.command("query")
+def query_command(
+    ctx: typer.Context,
+    sql: Annotated[str, typer.Argument(help="One SQL query; tables are the datasets' names.")],
+    data: DataOption = DEFAULT_DATA,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", help="Return at most this many rows.")
+    ] = None,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
+) -> None:
+    """Ask an ad-hoc question in SQL over every dataset (Polars SQL read lazily, or Spark SQL).
+
+    Example: kpitool query "SELECT branch_id, COUNT(*) AS n FROM claims GROUP BY branch_id"
+    """
+    choice(fmt, ("table", "csv", "json", "parquet"), "--format")
+    check_output(fmt, output)
+    cfg = settings(ctx, data=data, engine=engine, spark_master=spark_master)
+    frame = run_query(sql, cfg["data"], limit=limit, engine=engine_of(cfg))
+    emit(frame, fmt, output, None, lambda: frame_table(frame))
+
+
+def main() -> None:
+    """Entry point of the `kpitool` console script."""
+    app()

@@ -1,0 +1,239 @@
+"""How values, targets and statuses read to a person, in Chinese or English, and terminal tables.
+
+One place formats a rate as a percentage or minutes as minutes, so the terminal, the CSV and
+the reports agree.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from rich import box
+from rich.console import Group
+from rich.table import Table
+
+from kpitool.api.explain import Explanation
+from kpitool.data.check import CheckReport
+from kpitool.report.format import (
+    STATUS_LABELS,
+    STATUS_STYLES,
+    STATUS_SYMBOLS,
+    UNIT_NOTE,
+    Lang,
+    describe_target,
+    format_target,
+    format_value,
+)
+from kpitool.rules.model import RuleSet
+
+__all__ = [
+    "STATUS_LABELS",
+    "STATUS_SYMBOLS",
+    "Lang",
+    "check_tables",
+    "describe_target",
+    "explanation_text",
+    "format_target",
+    "format_value",
+    "frame_table",
+    "results_table",
+    "rows_title",
+    "rules_table",
+    "trend_table",
+]
+
+
+def results_table(results: pl.DataFrame, rules: RuleSet, lang: Lang = "zh") -> Table:
+    """A rich table of evaluation results: a row per rule and scope; the period goes in the
+    title when there is one, and the note column only appears when a row has a note."""
+    zh = lang == "zh"
+    periods = sorted(results["period"].unique().to_list()) if results.height else []
+    one_period = len(periods) == 1
+    title = ("KPI 评估结果" if zh else "KPI results") + (f" · {periods[0]}" if one_period else "")
+    table = Table(title=title, header_style="bold")
+    table.add_column("指标" if zh else "Rule", overflow="fold", ratio=3)
+    if not one_period:
+        table.add_column("期间" if zh else "Period", no_wrap=True)
+    table.add_column("范围" if zh else "Scope", overflow="fold", ratio=1)
+    table.add_column("值" if zh else "Value", justify="right", no_wrap=True)
+    table.add_column("目标" if zh else "Target", no_wrap=True)
+    table.add_column("状态" if zh else "Status", no_wrap=True)
+    with_notes = results.height and results["reason"].drop_nulls().len() > 0
+    if with_notes:
+        table.add_column("说明" if zh else "Note", overflow="fold", ratio=1)
+    for row in results.iter_rows(named=True):
+        rule = rules.get(row["rule_id"])
+        status = row["status"]
+        scope = {"company": "ALL", "branch": row["scope_id"]}.get(
+            row["scope"], f"{row['scope']} {row['scope_id']}"
+        )
+        cells = [f"{getattr(rule.title, lang)}\n[dim]{rule.id}[/]"]
+        if not one_period:
+            cells.append(row["period"])
+        cells += [
+            scope,
+            format_value(row["value"], rule.unit, lang, near=row["target"]),
+            format_target(rule, row["target"], lang),
+            f"[{STATUS_STYLES[status]}]{STATUS_SYMBOLS[status]} {STATUS_LABELS[lang][status]}[/]",
+        ]
+        if with_notes:
+            cells.append(row["reason"] or "")
+        table.add_row(*cells)
+    return table
+
+
+def trend_table(results: pl.DataFrame, rules: RuleSet, lang: Lang = "zh") -> Group:
+    """Months side by side: a small table per rule, a row per scope, failures marked.
+
+    Cells are compact (whole percents) so a year fits an 80-column terminal.
+    """
+    periods = sorted(results["period"].unique().to_list())
+    one_year = len({p[:4] for p in periods}) == 1
+    cells: dict[str, dict[str, dict[str, str]]] = {}
+    for row in results.iter_rows(named=True):
+        rule = rules.get(row["rule_id"])
+        scope = "ALL" if row["scope"] == "company" else row["scope_id"]
+        status = row["status"]
+        bad = status in ("warn", "fail")
+        mark = f"[{STATUS_STYLES[status]}]{STATUS_SYMBOLS[status]}[/]" if bad else " "
+        value = format_value(row["value"], rule.unit, lang, compact=True)
+        cells.setdefault(row["rule_id"], {}).setdefault(scope, {})[row["period"]] = value + mark
+    tables = []
+    for rule_id, by_scope in cells.items():
+        rule = rules.get(rule_id)
+        unit = UNIT_NOTE[lang][rule.unit]
+        table = Table(
+            title=f"{rule_id} · {getattr(rule.title, lang)} ({unit})",
+            title_justify="left",
+            header_style="bold",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            padding=(0, 0, 0, 1),
+        )
+        table.add_column("范围" if lang == "zh" else "Scope", no_wrap=True, min_width=5)
+        for period in periods:
+            table.add_column(period[5:] if one_year else period, justify="right", no_wrap=True)
+        for scope, by_period in by_scope.items():
+            table.add_row(scope, *(by_period.get(p, "") for p in periods))
+        tables.append(table)
+    return Group(*tables)
+
+
+def frame_table(frame: pl.DataFrame, title: str = "") -> Table:
+    """Any small frame as a rich table (exception rows, query results)."""
+    count = f"{frame.height} row{'s' if frame.height != 1 else ''}"
+    table = Table(title=f"{title} ({count})" if title else None, header_style="bold")
+    for column in frame.columns:
+        table.add_column(column, overflow="fold")
+    for row in frame.iter_rows():
+        table.add_row(*("" if v is None else str(v) for v in row))
+    return table
+
+
+_SOURCE_WORDS = {
+    "zh": {
+        "default": "规则默认值",
+        "targets": "目标文件",
+        "benchmark": "全省基准",
+        "milestone": "里程碑直线进度",
+        "prior": "以往期间数值",
+    },
+    "en": {
+        "default": "the rule's default",
+        "targets": "the targets file",
+        "benchmark": "the provincial benchmark",
+        "milestone": "the milestone's straight path",
+        "prior": "an earlier period's value",
+    },
+}
+
+
+def explanation_text(found: Explanation, lang: Lang = "zh") -> str:
+    """The rule in words and its figure: population, numerator, value, target and its source."""
+    rule, r = found.rule, found.result
+    zh = lang == "zh"
+    description = getattr(rule.description, lang) if rule.description else ""
+    status = r["status"]
+    source = _SOURCE_WORDS[lang].get(r.get("target_source") or "", "—")
+    count = "{:,.0f}"
+    lines = [
+        f"[bold]{rule.id}[/] · {getattr(rule.title, lang)}",
+        description,
+        ("口径: " if zh else "Default target: ") + describe_target(rule, lang),
+        ("总体(分母): " if zh else "Population (denominator): ")
+        + ("—" if r["denominator"] is None else count.format(r["denominator"])),
+        ("分子: " if zh else "Numerator: ")
+        + ("—" if r["numerator"] is None else f"{r['numerator']:,.2f}".rstrip("0").rstrip(".")),
+        ("数值: " if zh else "Value: ") + format_value(r["value"], rule.unit, lang),
+        ("目标: " if zh else "Target in force: ")
+        + format_target(rule, r["target"], lang)
+        + (f" ({'来源' if zh else 'from'}: {source})" if r["target"] is not None else ""),
+        ("状态: " if zh else "Status: ")
+        + f"[{STATUS_STYLES[status]}]{STATUS_SYMBOLS[status]} {STATUS_LABELS[lang][status]}[/]"
+        + (f" — {r['reason']}" if r.get("reason") else ""),
+    ]
+    return "\n".join(line for line in lines if line)
+
+
+def rows_title(found: Explanation, lang: Lang = "zh") -> str:
+    """Caption of the rows an explanation shows."""
+    behind = found.rule.measure.kind in ("share", "detection", "count_distinct", "coverage")
+    if lang == "zh":
+        return "计入分子的前几行" if behind else "总体的前几行"
+    return "First rows counted in the numerator" if behind else "First rows of the population"
+
+
+def check_tables(report: CheckReport, shown_per_kind: int = 5) -> Group:
+    """The data check as a person reads it: a summary per dataset, then the problems, a few
+    rows per kind and column with how many more there are."""
+    summary = Table(title="kpitool data check", header_style="bold")
+    for header in ("dataset", "files", "rows", "columns", "errors", "warnings"):
+        summary.add_column(header, justify="left" if header == "dataset" else "right")
+    for d in report.datasets:
+        errors = f"[bold red]{d.errors}[/]" if d.errors else "0"
+        summary.add_row(
+            d.dataset, str(d.files), f"{d.rows:,}", str(d.columns), errors, str(d.warnings)
+        )
+    problems = Table(title="problems", header_style="bold")
+    for header in ("", "file", "row", "column", "problem"):
+        problems.add_column(header, overflow="fold")
+    seen: dict[tuple[str, str, str | None], int] = {}
+    for p in report.problems:
+        group = (p.dataset, p.kind, p.column)
+        seen[group] = seen.get(group, 0) + 1
+        total = report.counts.get((p.dataset, p.kind, p.column or ""), seen[group])
+        if seen[group] <= shown_per_kind:
+            mark = "[bold red]✗[/]" if p.severity == "error" else "[yellow]![/]"
+            problems.add_row(
+                mark,
+                p.file or p.dataset,
+                "" if p.row is None else str(p.row),
+                p.column or "",
+                p.message,
+            )
+        elif seen[group] == shown_per_kind + 1:
+            problems.add_row(
+                "",
+                "",
+                "",
+                p.column or "",
+                f"… and {total - shown_per_kind:,} more {p.kind} problems",
+            )
+    verdict = (
+        "[green]✓ no errors[/]"
+        if report.ok
+        else f"[bold red]✗ {sum(d.errors for d in report.datasets):,} errors[/]"
+    )
+    return Group(summary, problems, verdict) if report.problems else Group(summary, verdict)
+
+
+def rules_table(rules: RuleSet, lang: Lang = "zh") -> Table:
+    """A rich table listing every rule: id, section, title, unit, default target."""
+    table = Table(title=f"{len(rules)} rules · version {rules.version}", header_style="bold")
+    table.add_column("id", no_wrap=True)
+    for header in ("section", "title", "unit", "target"):
+        table.add_column(header)
+    for rule in rules:
+        table.add_row(
+            rule.id, rule.section, getattr(rule.title, lang), rule.unit, describe_target(rule, lang)
+        )
+    return table

@@ -1,0 +1,140 @@
+"""What the commands share: option types with help text, settings resolution, output."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+from rich.console import Console, RenderableType
+
+from kpitool.config import Config, load_config
+from kpitool.errors import UsageError
+from kpitool.measure.results import write_frame
+
+__all__ = [
+    "DEFAULT_DATA",
+    "DEFAULT_RULES",
+    "BranchOption",
+    "DataOption",
+    "EngineOption",
+    "FormatOption",
+    "LangOption",
+    "MonthOption",
+    "OutputOption",
+    "RulesOption",
+    "SparkMasterOption",
+    "check_output",
+    "choice",
+    "emit",
+    "engine_of",
+    "settings",
+    "stderr",
+    "stdout",
+]
+
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        help="Data directory (canonical layout or with a catalogue.yaml). "
+        "Default: the bundled sample_data/.",
+    ),
+]
+RulesOption = Annotated[
+    Path | None,
+    typer.Option("--rules", help="Rules directory of YAML files. Default: the bundled rules/."),
+]
+DEFAULT_DATA = None
+DEFAULT_RULES = None
+
+
+def settings(ctx: typer.Context, **given: Any) -> Config:
+    """The effective settings: these options > KPITOOL_* > kpitool.toml > defaults."""
+    root = ctx.find_root()
+    config_file = root.obj.get("config") if isinstance(root.obj, dict) else None
+    return load_config(config_file, given)
+
+
+MonthOption = Annotated[
+    str,
+    typer.Option("--month", "-m", help="Month to evaluate: YYYY-MM, or 'last' (previous month)."),
+]
+BranchOption = Annotated[
+    list[str] | None, typer.Option("--branch", "-b", help="Limit to this branch id (repeatable).")
+]
+FormatOption = Annotated[
+    str, typer.Option("--format", "-f", help="Output format: table, csv, json or parquet.")
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
+]
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="Evaluation engine: polars (default, this machine) or spark (a cluster, "
+        "or local[*]; needs the spark extra).",
+    ),
+]
+SparkMasterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        help="Spark master URL for --engine spark, e.g. yarn or spark://host:7077 "
+        "(default local[*], or spark-submit's).",
+    ),
+]
+LangOption = Annotated[
+    str | None, typer.Option("--lang", help="Label language: zh (default) or en.")
+]
+
+
+def choice(value: str, allowed: tuple[str, ...], option: str) -> str:
+    if value not in allowed:
+        raise UsageError(f"{option} {value!r}: expected one of {', '.join(allowed)}")
+    return value
+
+
+def check_output(fmt: str, output: Path | None) -> None:
+    """Reject format/output combinations before any work is done."""
+    if fmt == "table" and output is not None:
+        raise UsageError("--output needs --format csv, json or parquet")
+    if fmt == "parquet" and output is None:
+        raise UsageError("--format parquet needs --output FILE")
+
+
+def emit(
+    frame: pl.DataFrame,
+    fmt: str,
+    output: Path | None,
+    records: list[dict[str, object]] | None,
+    table: Callable[[], RenderableType],
+) -> None:
+    """Print or write a frame in the chosen format (the table goes to the terminal only)."""
+    check_output(fmt, output)
+    if fmt == "table":
+        stdout.print(table())
+        return
+    text = write_frame(frame, fmt, output, records=records)  # type: ignore[arg-type]
+    if text is not None:
+        sys.stdout.write(text)
+
+
+def engine_of(config: Config) -> str:
+    """The configured engine; for spark, its session is started first from the settings
+    (spark_master, kpitool.toml's [spark] table) so the evaluation uses it."""
+    engine = str(config["engine"])
+    if engine == "spark":
+        from kpitool.spark.engine import session_from_config
+
+        session_from_config(config)
+    return engine

@@ -1,0 +1,287 @@
+"""`kpitool data check`: every problem in the extracts, with file, row and column.
+
+Per dataset and file, one lazy pass flags each row's problems (a value that does not parse, a
+null where none is allowed, a value outside the allowed ones, columns out of order); keys
+and references are checked with lazy group-bys and anti-joins. Errors make the check fail;
+warnings (a missing dataset, a reference dataset absent) do not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from kpitool.data.catalogue import DataSource
+from kpitool.data.readers import ROW, parse_column
+from kpitool.data.schema import DATASETS, Dataset
+from kpitool.errors import DataError
+
+__all__ = ["CheckReport", "DatasetSummary", "Problem", "check_data"]
+
+SAMPLES = 50
+"""Rows listed per problem kind and column; the count covers all of them."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem: where it is, what kind, and a message a person can act on."""
+
+    severity: Literal["error", "warning"]
+    dataset: str
+    file: str | None
+    row: int | None
+    column: str | None
+    kind: str
+    message: str
+
+
+@dataclass
+class DatasetSummary:
+    """Rows, columns, files and problem counts of one dataset."""
+
+    dataset: str
+    files: int = 0
+    rows: int = 0
+    columns: int = 0
+    errors: int = 0
+    warnings: int = 0
+
+
+@dataclass
+class CheckReport:
+    """The outcome of a data check."""
+
+    datasets: list[DatasetSummary] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    """(dataset, kind, column) -> how many rows have that problem (problems lists samples)."""
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "datasets": [asdict(d) for d in self.datasets],
+            "problems": [asdict(p) for p in self.problems],
+            "counts": [
+                {"dataset": d, "kind": k, "column": c, "rows": n}
+                for (d, k, c), n in self.counts.items()
+            ],
+        }
+
+
+def _row_checks(
+    spec: Dataset, raw: pl.LazyFrame, source: DataSource
+) -> dict[tuple[str, str], tuple[pl.Expr, pl.Expr]]:
+    """(kind, column) -> (mask of bad rows, the offending value as text)."""
+    present = raw.collect_schema()
+    sspec = source.spec(spec.name)
+    checks: dict[tuple[str, str], tuple[pl.Expr, pl.Expr]] = {}
+    parsed: dict[str, pl.Expr] = {}
+    for column in spec.columns:
+        if column.name not in present:
+            continue
+        value = pl.col(column.name)
+        if present[column.name] == pl.String and column.type != "str":
+            parsed[column.name] = parse_column(value, column.type, sspec, strict=False)
+            checks[("unparseable", column.name)] = (
+                value.is_not_null() & parsed[column.name].is_null(),
+                value,
+            )
+        else:
+            parsed[column.name] = value
+        if not column.nullable:
+            checks[("null", column.name)] = (value.is_null(), value.cast(pl.String))
+        if column.values is not None:
+            checks[("value", column.name)] = (
+                value.is_not_null() & ~value.str.strip_chars().is_in(list(column.values)),
+                value,
+            )
+    for first, second in spec.ordered:
+        if first in parsed and second in parsed:
+            checks[("order", second)] = (
+                parsed[second] < parsed[first],
+                parsed[second].cast(pl.String),
+            )
+    return checks
+
+
+def _check_file(source: DataSource, spec: Dataset, path: Path, report: CheckReport) -> int:
+    raw = source.raw(spec.name, path)
+    names = [c for c in raw.collect_schema().names() if c != ROW]
+    for required in spec.columns:
+        if required.name not in names and not required.nullable:
+            report.problems.append(
+                Problem(
+                    "error",
+                    spec.name,
+                    str(path),
+                    None,
+                    required.name,
+                    "missing_column",
+                    f"required column {required.name} is missing",
+                )
+            )
+    checks = _row_checks(spec, raw, source)
+    flagged = raw.select(
+        ROW, *(mask.fill_null(False).alias(f"{k}|{c}") for (k, c), (mask, _) in checks.items())
+    )
+    counts = flagged.select(
+        pl.len().alias("__rows"), *(pl.col(f"{k}|{c}").sum() for k, c in checks)
+    ).collect()
+    for (kind, column), (mask, value) in checks.items():
+        n = counts[f"{kind}|{column}"][0]
+        if not n:
+            continue
+        key = (spec.name, kind, column)
+        report.counts[key] = report.counts.get(key, 0) + n
+        sample = (
+            raw.filter(mask.fill_null(False)).select(ROW, value.alias("v")).head(SAMPLES).collect()
+        )
+        for row, text in sample.iter_rows():
+            report.problems.append(
+                Problem(
+                    "error",
+                    spec.name,
+                    str(path),
+                    row,
+                    column,
+                    kind,
+                    _message(kind, column, text, spec),
+                )
+            )
+    return int(counts["__rows"][0])
+
+
+def _message(kind: str, column: str, value: Any, spec: Dataset) -> str:
+    col = spec.column(column)
+    if kind == "unparseable":
+        return f"{value!r} is not a valid {col.type}"
+    if kind == "null":
+        return f"{column} is empty but required"
+    if kind == "value":
+        return f"{value!r} is not one of {', '.join(col.values or ())}"
+    first = next(a for a, b in spec.ordered if b == column)
+    return f"{column} ({value}) is before {first}"
+
+
+def _keys_and_references(
+    source: DataSource, spec: Dataset, frame: pl.LazyFrame, report: CheckReport
+) -> None:
+    where = (
+        str(source.files(spec.name)[0])
+        if len(source.files(spec.name)) == 1
+        else str(source.root / spec.name)
+    )
+    indexed = frame.with_row_index(ROW, offset=1)
+    if spec.key:
+        dupes = (
+            indexed.filter(~pl.struct(spec.key).is_first_distinct())
+            .select(ROW, *spec.key)
+            .head(SAMPLES)
+            .collect()
+        )
+        for row in dupes.iter_rows(named=True):
+            shown = ", ".join(f"{k}={row[k]}" for k in spec.key)
+            report.problems.append(
+                Problem(
+                    "error",
+                    spec.name,
+                    where,
+                    row[ROW],
+                    spec.key[0],
+                    "duplicate_key",
+                    f"duplicate key {shown}",
+                )
+            )
+    for column in spec.columns:
+        target = column.references
+        if target is None:
+            continue
+        if not source.has(target):
+            report.problems.append(
+                Problem(
+                    "warning",
+                    spec.name,
+                    where,
+                    None,
+                    column.name,
+                    "reference_unchecked",
+                    f"{column.name} not checked: no {target} dataset",
+                )
+            )
+            continue
+        key = DATASETS[target].key[0]
+        known = source.scan(target).select(pl.col(key).alias(column.name)).unique()
+        unknown = (
+            indexed.filter(pl.col(column.name).is_not_null())
+            .join(known, on=column.name, how="anti")
+            .select(ROW, column.name)
+            .head(SAMPLES)
+            .collect()
+        )
+        for row, value in unknown.iter_rows():
+            report.problems.append(
+                Problem(
+                    "error",
+                    spec.name,
+                    where,
+                    row,
+                    column.name,
+                    "unknown_reference",
+                    f"{value!r} is not a {key} in {target}",
+                )
+            )
+
+
+def check_data(source: DataSource) -> CheckReport:
+    """Check every dataset of the catalogue in `source`; see `CheckReport.ok`."""
+    report = CheckReport()
+    for name, spec in DATASETS.items():
+        summary = DatasetSummary(name)
+        report.datasets.append(summary)
+        files = source.files(name)
+        before = len(report.problems)
+        if not files:
+            report.problems.append(
+                Problem(
+                    "warning",
+                    name,
+                    None,
+                    None,
+                    None,
+                    "missing_dataset",
+                    f"no {name} dataset in {source.root}",
+                )
+            )
+        else:
+            summary.files = len(files)
+            try:
+                for path in files:
+                    summary.rows += _check_file(source, spec, path, report)
+                summary.columns = len(source.raw(name, files[0]).collect_schema()) - 1
+                rows_ok = not any(p.severity == "error" for p in report.problems[before:])
+                if rows_ok:
+                    _keys_and_references(source, spec, source.scan(name), report)
+            except pl.exceptions.PolarsError as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+                where = str(files[0]) if len(files) == 1 else str(source.root / name)
+                report.problems.append(
+                    Problem("error", name, where, None, None, "unreadable", f"{where}: {first}")
+                )
+            except DataError as exc:
+                report.problems.append(
+                    Problem("error", name, None, None, None, "unreadable", str(exc))
+                )
+        mine = report.problems[before:]
+        row_kinds = {k for (d, k, _c) in report.counts if d == name}
+        summary.errors = sum(n for (d, _k, _c), n in report.counts.items() if d == name) + sum(
+            p.severity == "error" and p.kind not in row_kinds for p in mine
+        )
+        summary.warnings = sum(p.severity == "warning" for p in mine)
+    return report

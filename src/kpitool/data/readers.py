@@ -1,0 +1,158 @@
+"""Reading one extract file: encodings (transcoded to UTF-8 in a cache), headers, value parsing.
+
+CSV values are read as text and parsed per canonical column with the catalogue's formats, so
+a value that does not parse can be named by file, row and column.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from kpitool.data.schema import Dataset
+from kpitool.errors import DataError
+
+if TYPE_CHECKING:
+    from kpitool.data.catalogue import SourceSpec
+
+__all__ = ["ROW", "detect_encoding", "parse_column", "raw_frame", "utf8_path"]
+
+ROW = "__row"
+_CHUNK = 1 << 20
+_SNIFF = 1 << 16
+
+
+def detect_encoding(path: Path) -> str:
+    """utf-8 (with or without BOM) when the start decodes as UTF-8, else gb18030 (⊇ GBK)."""
+    with open(path, "rb") as handle:
+        head = handle.read(_SNIFF)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if len(head) < _SNIFF or exc.start < len(head) - 4:  # not a cut at the boundary
+            return "gb18030"
+    return "utf-8"
+
+
+def _cache_dir() -> Path:
+    folder = Path(os.environ.get("KPITOOL_CACHE", Path(tempfile.gettempdir()) / "kpitool-cache"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def utf8_path(path: Path, encoding: str) -> Path:
+    """A UTF-8 copy of a GBK/GB18030 (or BOM) file, transcoded in chunks, cached by identity."""
+    if encoding == "utf-8":
+        return path
+    stat = path.stat()
+    key = hashlib.sha256(
+        f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{encoding}".encode()
+    ).hexdigest()[:24]
+    target = _cache_dir() / f"{key}.csv"
+    if target.is_file():
+        return target
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    offset = 0
+    try:
+        with open(path, "rb") as source, open(tmp, "w", encoding="utf-8", newline="") as out:
+            while chunk := source.read(_CHUNK):
+                out.write(decoder.decode(chunk))
+                offset += len(chunk)
+            out.write(decoder.decode(b"", final=True))
+    except UnicodeDecodeError as exc:
+        tmp.unlink(missing_ok=True)
+        raise DataError(
+            f"{path}: not valid {encoding} at byte {offset + exc.start} "
+            f"(declare the file's encoding in the catalogue)"
+        ) from None
+    os.replace(tmp, target)
+    return target
+
+
+def _check_last_row(path: Path, delimiter: str, columns: int) -> None:
+    """A file cut mid-write ends in a short row: read only the tail to find one."""
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, handle.tell() - _SNIFF))
+        tail = handle.read().decode("utf-8", errors="replace")
+    lines = [line for line in tail.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return  # a header alone (or a tail of one long line)
+    fields = next(csv.reader([lines[-1]], delimiter=delimiter), [])
+    if 0 < len(fields) < columns:
+        raise DataError(
+            f"{path}: the last row has {len(fields)} of {columns} columns (a truncated file?)"
+        )
+
+
+def raw_frame(path: Path, spec: SourceSpec, schema: Dataset) -> pl.LazyFrame:
+    """One file with canonical column names and a 1-based `__row`; CSV values as text."""
+    renames = dict(spec.columns)
+    fmt = spec.format or ("parquet" if path.suffix == ".parquet" else "csv")
+    try:
+        if fmt == "parquet":
+            frame = pl.scan_parquet(path)
+            names = frame.collect_schema().names()
+        else:
+            encoding = spec.encoding or detect_encoding(path)
+            readable = utf8_path(
+                path,
+                "utf-8-sig"
+                if encoding == "utf-8" and detect_encoding(path) == "utf-8-sig"
+                else encoding,
+            )
+            frame = pl.scan_csv(
+                readable,
+                infer_schema=False,
+                separator=spec.delimiter,
+                null_values=spec.nulls,
+                raise_if_empty=True,
+                truncate_ragged_lines=False,
+            )
+            names = frame.collect_schema().names()
+            _check_last_row(readable, spec.delimiter, len(names))
+    except pl.exceptions.NoDataError:
+        raise DataError(f"{path}: empty file (no header)") from None
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot read as {fmt}: {first}") from None
+    mapping = {name: renames.get(name.strip(), name.strip()) for name in names}
+    duplicated = {v for v in mapping.values() if list(mapping.values()).count(v) > 1}
+    if duplicated:
+        raise DataError(f"{path}: column {sorted(duplicated)[0]} appears twice")
+    return frame.rename(mapping).with_row_index(ROW, offset=1)
+
+
+def parse_column(text: pl.Expr, column_type: str, spec: SourceSpec, *, strict: bool) -> pl.Expr:
+    """Parse a text column to its canonical type with the catalogue's formats.
+
+    With strict=False a value that does not parse becomes null, which is how `data check`
+    and error messages find it.
+    """
+    as_text = text.str.strip_chars()
+    if column_type == "str":
+        return as_text
+    if column_type == "date":
+        return as_text.str.to_date(spec.date_format, strict=strict)
+    if column_type == "datetime":
+        return as_text.str.to_datetime(spec.datetime_format, time_unit="us", strict=strict)
+    if column_type == "bool":
+        mapping = {v: flag for flag, values in spec.booleans.items() for v in values}
+        if strict:
+            return as_text.replace_strict(mapping, return_dtype=pl.Boolean)
+        return as_text.replace_strict(mapping, default=None, return_dtype=pl.Boolean)
+    number = (
+        as_text.str.replace_all(spec.thousands, "", literal=True) if spec.thousands else as_text
+    )
+    dtype = pl.Int64 if column_type == "int" else pl.Float64
+    return number.cast(dtype, strict=strict)

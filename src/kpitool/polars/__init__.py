@@ -1,0 +1,1 @@
+"""The embedded engine: the neutral plan translated to Polars lazy frames."""

@@ -1,0 +1,378 @@
+"""KPI rules as data: YAML files of rules, validated on load into typed models.
+
+A rules directory holds one YAML file per section of the work plan, each
+`{section, title, rules: [...]}`. Every rule has a stable id; its population, measure and
+target are declared (expressions are SQL snippets, see `kpitool.rules.expressions`), never coded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kpitool.errors import RuleError
+from kpitool.measure.periods import WindowKind
+from kpitool.resources import BUNDLED_RULES
+from kpitool.rules.expressions import ExpressionError, parse_expression
+
+__all__ = [
+    "Exceptions",
+    "Lookup",
+    "Measure",
+    "Part",
+    "PeriodSpec",
+    "Rule",
+    "RuleSet",
+    "Target",
+    "Title",
+    "load_rules",
+    "rule_yaml",
+]
+
+Scope = Literal["company", "branch", "counter", "channel", "agent", "investigator"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Title(_Model):
+    """A label in both report languages."""
+
+    zh: str
+    en: str
+
+
+class PeriodSpec(_Model):
+    """Which date puts a row in a period, and which window of the evaluated month counts."""
+
+    date: str
+    window: WindowKind = "month"
+
+
+class Lookup(_Model):
+    """A declared join to another dataset: copy columns, or flag rows that have a match.
+
+    `by` maps this dataset's columns to the other's (a single name when both agree); `where`
+    filters the other dataset (its own column names); `match` is a condition on each pair,
+    naming the other dataset's columns as `lookup.<column>`.
+    """
+
+    dataset: str
+    by: str | dict[str, str]
+    columns: dict[str, str] = Field(default_factory=dict)
+    exists: str | None = None
+    where: str | None = None
+    match: str | None = None
+
+    @property
+    def keys(self) -> dict[str, str]:
+        return {self.by: self.by} if isinstance(self.by, str) else dict(self.by)
+
+
+class Part(_Model):
+    """A population of its own: the denominator of a ratio or the facts of a coverage."""
+
+    dataset: str | None = None
+    key: str | None = None
+    period: PeriodSpec | None = None
+    where: str | None = None
+    of: str | None = None
+
+
+class Entities(_Model):
+    """Aggregate rows into one row per entity (policyholder, investigator) before measuring."""
+
+    key: str
+    columns: dict[str, str]
+    where: str | None = None
+
+
+class Measure(_Model):
+    """What is computed on the population of a scope."""
+
+    kind: Literal[
+        "mean",
+        "sum",
+        "count",
+        "share",
+        "ratio",
+        "rate",
+        "coverage",
+        "count_distinct",
+        "detection",
+    ]
+    of: str | None = None
+    condition: str | None = None
+    denominator: Part | None = None
+    facts: Part | None = None
+    per: float = 1.0
+
+
+class BenchmarkTarget(_Model):
+    """Target = the benchmarks dataset's value for the rule (month row, else year) + offset."""
+
+    offset: float = 0.0
+
+
+class PriorTarget(_Model):
+    """Target from the same rule's value in an earlier period."""
+
+    period: Literal["same_month_last_year", "previous_month"] = "same_month_last_year"
+    scope: Literal["company", "same"] = "same"
+    factor: float = 1.0
+
+
+class Target(_Model):
+    """A rule's default target; a targets-file row for the rule overrides it."""
+
+    op: Literal["<=", ">=", "="]
+    value: float | None = None
+    warn: float | None = Field(default=None, ge=0)
+    benchmark: BenchmarkTarget | None = None
+    prior: PriorTarget | None = None
+    milestone: bool = False
+
+
+class Exceptions(_Model):
+    """The rows listed as exceptions: population rows matching `where` (default: the
+    detection condition), or, with `group_by`, groups whose `having` holds."""
+
+    where: str | None = None
+    show: list[str] = Field(default_factory=list)
+    window: WindowKind | None = None
+    group_by: list[str] | None = None
+    having: str | None = None
+
+
+class Deadline(_Model):
+    """A per-branch date taken from another rule's targets rows, as parameter :deadline."""
+
+    rule: str
+
+
+class Rule(_Model):
+    """One KPI: population, measure, target and the scopes it is reported for."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+    title: Title
+    section: str = ""
+    description: Title | None = None
+    dataset: str
+    lookups: list[Lookup] = Field(default_factory=list)
+    columns: dict[str, str] = Field(default_factory=dict)
+    period: PeriodSpec | None = None
+    where: str | None = None
+    entities: Entities | None = None
+    window_columns: dict[str, str] = Field(default_factory=dict)
+    measure: Measure
+    unit: Literal["rate", "minutes", "count", "per_10k", "ratio"] = "rate"
+    target: Target | None = None
+    scopes: list[Literal["company", "branch"]] = Field(
+        default_factory=lambda: ["company", "branch"]  # type: ignore[arg-type]
+    )
+    grains: list[Literal["counter", "channel", "agent", "investigator"]] = Field(
+        default_factory=list
+    )
+    min_population: int | None = Field(default=None, ge=1)
+    deadline: Deadline | None = None
+    exceptions: Exceptions | None = None
+
+    @property
+    def detection(self) -> bool:
+        """Whether the rule lists exception rows."""
+        return self.exceptions is not None or self.measure.kind == "detection"
+
+    @property
+    def better(self) -> Literal["higher", "lower"] | None:
+        """Which direction is good, for ranks and arrows."""
+        if self.target is None:
+            return "lower" if self.measure.kind == "detection" else None
+        return "lower" if self.target.op == "<=" else "higher"
+
+    @property
+    def window(self) -> WindowKind:
+        return self.period.window if self.period else "asof"
+
+    def expressions(self) -> dict[str, str]:
+        """Every SQL snippet of the rule, keyed by where it sits (for validation messages)."""
+        found: dict[str, str] = {}
+
+        def add(key: str, value: str | None) -> None:
+            if value is not None:
+                found[key] = value
+
+        for i, lookup in enumerate(self.lookups):
+            add(f"lookups[{i}].where", lookup.where)
+            add(f"lookups[{i}].match", lookup.match)
+        for name, text in self.columns.items():
+            add(f"columns.{name}", text)
+        add("where", self.where)
+        if self.entities:
+            for name, text in self.entities.columns.items():
+                add(f"entities.columns.{name}", text)
+            add("entities.where", self.entities.where)
+        for name, text in self.window_columns.items():
+            add(f"window_columns.{name}", text)
+        add("measure.of", self.measure.of)
+        add("measure.condition", self.measure.condition)
+        for part_name in ("denominator", "facts"):
+            part = getattr(self.measure, part_name)
+            if part is not None:
+                add(f"measure.{part_name}.where", part.where)
+                add(f"measure.{part_name}.of", part.of)
+        if self.exceptions:
+            add("exceptions.where", self.exceptions.where)
+            add("exceptions.having", self.exceptions.having)
+        return found
+
+
+class _RuleFile(_Model):
+    section: str
+    title: Title
+    rules: list[Rule]
+
+
+class RuleSet:
+    """The rules of a directory, in file order, with a version hash of their text."""
+
+    def __init__(
+        self, rules: list[Rule], sections: dict[str, Title], digest: str, files: list[Path]
+    ) -> None:
+        self.rules = rules
+        self.sections = sections
+        self.version = digest[:12]
+        self.files = files
+        self._by_id = {rule.id: rule for rule in rules}
+        self.section_of: dict[str, str] = {}
+        """rule id -> the key in `sections` of the file (section of the work plan) it is in."""
+
+    def __iter__(self) -> Any:
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    @cached_property
+    def ids(self) -> list[str]:
+        return [rule.id for rule in self.rules]
+
+    def get(self, rule_id: str) -> Rule:
+        """The rule `rule_id`; RuleError names close matches when there is none."""
+        try:
+            return self._by_id[rule_id]
+        except KeyError:
+            import difflib
+
+            close = difflib.get_close_matches(rule_id, self.ids, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise RuleError(f"unknown rule id {rule_id!r}{hint}") from None
+
+    def select(self, patterns: list[str] | None) -> list[Rule]:
+        """Rules whose id equals a pattern or starts with a prefix ending in '.'."""
+        if not patterns:
+            return list(self.rules)
+        chosen = [
+            r
+            for r in self.rules
+            if any(r.id == p or (p.endswith(".") and r.id.startswith(p)) for p in patterns)
+        ]
+        for pattern in patterns:
+            if not any(r.id == pattern or r.id.startswith(pattern) for r in chosen):
+                self.get(pattern)  # raises with suggestions
+        return chosen
+
+
+def _format_validation_error(path: Path, raw: Any, error: ValidationError) -> str:
+    first = error.errors()[0]
+    loc = list(first["loc"])
+    rule_id = ""
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+        rules = raw.get("rules") if isinstance(raw, dict) else None
+        if isinstance(rules, list) and loc[1] < len(rules) and isinstance(rules[loc[1]], dict):
+            rule_id = str(rules[loc[1]].get("id", f"rules[{loc[1]}]"))
+        loc = loc[2:]
+    key = ".".join(str(part) for part in loc if not str(part).startswith("function-after"))
+    message = first["msg"]
+    if first["type"] == "literal_error":
+        expected = first.get("ctx", {}).get("expected", "")
+        message = f"expected one of {expected.replace(chr(39), '')}".replace(" or ", ", ")
+    elif first["type"] == "extra_forbidden":
+        message = "unknown key"
+    where = ": ".join(part for part in (str(path), rule_id, key) if part)
+    return f"{where}: {message}"
+
+
+def _load_file(path: Path) -> _RuleFile:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RuleError(f"{path}:{line}: YAML syntax error: {problem}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleError(f"{path}: cannot read: {exc}") from None
+    if not isinstance(raw, dict):
+        raise RuleError(f"{path}: expected a mapping with keys section, title, rules")
+    try:
+        parsed = _RuleFile.model_validate(raw)
+    except ValidationError as exc:
+        raise RuleError(_format_validation_error(path, raw, exc)) from None
+    rules = [
+        rule.model_copy(update={"section": rule.section or parsed.section}) for rule in parsed.rules
+    ]
+    return parsed.model_copy(update={"rules": rules})
+
+
+def rule_yaml(rule: Rule) -> str:
+    """A rule as YAML, the way it would be written in a rules file."""
+    data = rule.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    data = {"id": rule.id, **{k: v for k, v in data.items() if k != "id"}}
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+
+
+def load_rules(path: Path | str | None = None) -> RuleSet:
+    """Load and validate every `*.yaml` rule file of a directory (or one file)."""
+    from kpitool.rules.checks import check_rule
+
+    root = Path(path) if path is not None else BUNDLED_RULES
+    if root.is_file():
+        files = [root]
+    elif root.is_dir():
+        files = sorted(p for p in root.glob("*.yaml") if p.is_file())
+    else:
+        raise RuleError(f"{root}: rules directory not found")
+    if not files:
+        raise RuleError(f"{root}: no *.yaml rule files")
+    digest = hashlib.sha256()
+    rules: list[Rule] = []
+    sections: dict[str, Title] = {}
+    seen: dict[str, Path] = {}
+    owners: dict[str, str] = {}
+    for file in files:
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+        parsed = _load_file(file)
+        sections[file.stem] = parsed.title
+        for rule in parsed.rules:
+            if rule.id in seen:
+                raise RuleError(f"{file}: {rule.id}: id already defined in {seen[rule.id]}")
+            seen[rule.id] = file
+            owners[rule.id] = file.stem
+            for key, text in rule.expressions().items():
+                try:
+                    parse_expression(text)
+                except ExpressionError as exc:
+                    raise RuleError(f"{file}: {rule.id}: {key}: {exc}") from None
+            problem = check_rule(rule)
+            if problem:
+                raise RuleError(f"{file}: {rule.id}: {problem}")
+            rules.append(rule)
+    ruleset = RuleSet(rules, sections, digest.hexdigest(), files)
+    ruleset.section_of.update(owners)
+    return ruleset

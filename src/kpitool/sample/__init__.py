@@ -1,0 +1,1 @@
+"""The seeded sample-data generator, with the work plan's failures planted."""
