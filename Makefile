@@ -34,11 +34,13 @@ system-packages:  ## Install the Debian packages kpitool needs (CJK fonts, poppl
 test: setup  ## Run the test suite
 	$(BIN)/python -m pytest -q
 
-lint: setup  ## ruff and mypy
+lint: setup  ## ruff, mypy and the import contracts (docs/architecture.md)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/mypy --strict benchmarks
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_architecture.py
 
 check: setup  ## kpitool data check on the bundled sample data
 	$(BIN)/kpitool data check --data sample_data

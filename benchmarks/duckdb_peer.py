@@ -11,7 +11,7 @@ import duckdb
 import polars as pl
 
 from kpitool.data.schema import DATASETS
-from kpitool.measure.periods import Month, parse_month
+from kpitool.plan.periods import Month, parse_month
 
 HERE = Path(__file__).resolve().parent
 SQL = HERE / "duckdb_rules.sql"

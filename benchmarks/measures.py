@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from kpitool import evaluate, load_rules, open_data
+from kpitool.api.engines import EngineName
 from kpitool.data.schema import DATASETS, GRAIN_COLUMNS
 from kpitool.rules.expressions import parse_expression, referenced_columns
 
@@ -128,13 +129,13 @@ def check(folder: Path, runs: int, months: list[str]) -> dict[str, Any]:
 
 def report(folder: Path, runs: int, months: list[str]) -> dict[str, Any]:
     """`kpitool report` for every branch, HTML and PDF (one run: 100 PDFs take a while)."""
-    from kpitool.report.render import render_reports
+    from kpitool import report as render_reports
 
     out = Path(tempfile.mkdtemp(prefix="kpitool-bench-"))
     try:
         started = time.perf_counter()
         summary = render_reports(
-            months[0], folder, None, out, formats=("html", "pdf"), progress=False
+            months[0], folder, out=out, formats=("html", "pdf"), progress=False
         )
         total = time.perf_counter() - started
         pdfs = sum(1 for p in summary.files if p.suffix == ".pdf")
@@ -149,11 +150,11 @@ def spark(folder: Path, runs: int, months: list[str]) -> dict[str, Any]:
     the first month and (with more months asked) all of them, one run each."""
     import data
 
-    from kpitool.spark.engine import spark_session
+    from kpitool.spark.session import spark_session
 
     asked: list[str | list[str]] = [months[0], months] if len(months) > 1 else [months[0]]
 
-    def timed(months: str | list[str], engine: str) -> float:
+    def timed(months: str | list[str], engine: EngineName) -> float:
         started = time.perf_counter()
         evaluate(months, folder, engine=engine)
         return time.perf_counter() - started

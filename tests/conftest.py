@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from hypothesis import settings
 from typer.testing import CliRunner
 
-from kpitool.cli.analysis import app
+from kpitool.cli import app
+
+# Property tests draw new examples on each local run; under CI (`CI` set, as .ci/run does)
+# they are derandomised, so a submission never passes or fails by luck.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @dataclass
@@ -27,3 +36,14 @@ def cli() -> Callable[..., CliResult]:
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark session for the whole run (skipped where pyspark is missing)."""
+    pytest.importorskip("pyspark")
+    from kpitool.spark.session import spark_session
+
+    session = spark_session("local[2]", {"spark.sql.shuffle.partitions": "4"})
+    yield session
+    session.stop()

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kpitool.errors import KpiError
-from kpitool.polars.engine import BUNDLED_DATA
+from kpitool.resources import BUNDLED_DATA
 
 CLAIMS_HEADER = (
     "claim_id,policy_id,branch_id,channel,agent_id,product_line,claim_type,"

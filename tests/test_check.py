@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kpitool.polars.engine import BUNDLED_DATA
+from kpitool.resources import BUNDLED_DATA
 
 from builders import DEFAULT_BRANCHES, write_dataset
 

@@ -9,7 +9,7 @@ import pytest
 
 from kpitool.config import load_config
 from kpitool.errors import ConfigError
-from kpitool.polars.engine import BUNDLED_DATA
+from kpitool.resources import BUNDLED_DATA
 
 
 def test_defaults_without_file_or_environment(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Shared plans (`kpitool.polars.shared`) measure exactly what each rule's own plan measures.
+"""Shared plans (`kpitool.plan.measures.Grouping`) measure exactly what each rule's own plan
+measures.
 
 Rules reading the same rows share one scan, their `where` as masks, and windows are summed
 from monthly sums; each rule's figures must stay those of the rule measured alone.
@@ -13,11 +14,16 @@ import polars as pl
 import pytest
 
 from kpitool import evaluate, load_rules, open_data
-from kpitool.measure.periods import Month, parse_month
+from kpitool.data.schema import GRAIN_COLUMNS
+from kpitool.measure.evaluate import read_tables, scoped_plans, source_of
 from kpitool.measure.scoring import prior_month
-from kpitool.polars.engine import BUNDLED_DATA, _measure_plan, _read_tables, _scopes
-from kpitool.polars.population import PERIOD, Context, bucketable, population
-from kpitool.polars.shared import SharedPlans, shareable
+from kpitool.plan.analysis import bucketable, denominator_rule, scopes
+from kpitool.plan.measures import Grouping, summable, with_denominator
+from kpitool.plan.periods import Month, parse_month
+from kpitool.plan.population import population
+from kpitool.plan.steps import PERIOD
+from kpitool.polars.engine import PolarsEngine
+from kpitool.resources import BUNDLED_DATA
 
 YEAR = tuple(f"2015-{m:02d}" for m in range(1, 13))
 
@@ -41,25 +47,28 @@ def _same(a: float | None, b: float | None) -> bool:
 def test_every_shared_rule_measures_what_it_measures_alone(
     months: tuple[str, ...], by: tuple[str, ...], buckets: int
 ) -> None:
-    source = open_data(BUNDLED_DATA)
+    engine = PolarsEngine(open_data(BUNDLED_DATA))
+    source = source_of(engine, read_tables(engine))
     asked = [parse_month(m) for m in months]
-    ctx = Context(source, asked, _read_tables(source))
-    shared = SharedPlans(ctx, lambda rule, columns: _scopes(rule, by, columns), buckets)
+    grouping = Grouping(source, buckets=buckets, month_by_month=True)
     alone: dict[str, pl.DataFrame] = {}
-    rules = [rule for rule in load_rules() if shareable(rule)]
+    rules = [rule for rule in load_rules() if summable(rule)]
     for rule in rules:
         needed: set[Month] = set(asked)
         needed |= {p for m in asked if (p := prior_month(rule, m)) is not None}
-        shared.add(rule, sorted(needed))
-        plan = _measure_plan(rule, ctx.with_months(sorted(needed)), by)
-        alone[rule.id] = plan.collect()
-    plans, members, failed = shared.build()
-    assert not failed
-    assert len(plans) < len(rules)  # some rules did share a scan
+        wanted = sorted(needed)
+        found = scopes(rule, by, population(rule, source, wanted).columns)
+        den_columns = population(denominator_rule(rule), source, wanted).columns
+        held = [s for s in found if s == "company" or GRAIN_COLUMNS[s] in den_columns]
+        grouping.add(rule, wanted, found, held)
+        own = engine.collect(scoped_plans(rule, source, wanted, found))
+        alone[rule.id] = own[0] if len(own) == 1 else with_denominator(*own)
+    plans = grouping.build()
+    shared = [{m.part.name for m in group.members} for group in grouping.groups.values()]
+    assert any(len(names) > 1 for names in shared)  # some rules did share a scan
     # With buckets, the entity groups that can be split are: a plan per bucket of keys.
     assert max(len(group) for group in plans) == buckets
-    frames = [pl.collect_all(group) for group in plans]
-    together = shared.measured([r for group in members for r in group], frames)
+    together = grouping.measured([engine.collect(group) for group in plans])
     assert set(together) == set(alone)
     for rule_id, frame in together.items():
         mine, theirs = _rows(frame), _rows(alone[rule_id])
@@ -99,13 +108,19 @@ def test_a_missing_lookup_dataset_makes_only_its_rules_na(tmp_path: Path) -> Non
 
 
 def test_buckets_split_the_entities_into_disjoint_sets_that_cover_them() -> None:
-    source = open_data(BUNDLED_DATA)
-    ctx = Context(source, [parse_month("2015-03")], _read_tables(source))
+    engine = PolarsEngine(open_data(BUNDLED_DATA))
+    source = source_of(engine, read_tables(engine))
+    months = [parse_month("2015-03")]
     rule = load_rules().get("customers.repeat_purchase_rate")
     assert bucketable(rule)
     key = rule.entities.key if rule.entities else ""
-    every = population(rule, ctx).select(key).collect()[key]
-    parts = [population(rule, ctx.with_bucket(i, 3)).select(key).collect()[key] for i in range(3)]
+
+    def keys(bucket: tuple[int, int] | None) -> pl.Series:
+        pop = population(rule, source, months, bucket=bucket)
+        return engine.translator.population(pop).select(key).collect()[key]
+
+    every = keys(None)
+    parts = [keys((i, 3)) for i in range(3)]
     assert all(part.len() > 0 for part in parts)
     assert sum(part.len() for part in parts) == every.len() == every.n_unique()
     assert set(pl.concat(parts).to_list()) == set(every.to_list())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kpitool.api.explain import explain
+from kpitool.api import explain
 
 from builders import DEFAULT_BRANCHES, write_dataset
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from kpitool.api import report as render_reports
 from kpitool.errors import KpiError
-from kpitool.report.render import render_reports
 
 from builders import write_dataset
 

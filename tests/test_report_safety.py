@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from kpitool.report.render import render_reports
+from kpitool.api import report as render_reports
 from test_report import _data, _pdf_text
 
 

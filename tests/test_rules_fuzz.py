@@ -6,12 +6,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kpitool.errors import RuleError
-from kpitool.rules.model import BUNDLED_RULES, load_rules
+from kpitool.resources import BUNDLED_RULES
+from kpitool.rules.loader import load_rules
 
 _scalars = st.one_of(
     st.none(),
@@ -125,3 +127,14 @@ def test_yaml_object_tags_are_refused(tmp_path: Path) -> None:
     except RuleError as exc:
         assert "YAML" in str(exc)
     assert not Path("/tmp/kpitool-pwned").exists()
+
+
+def test_a_rule_id_with_a_line_break_is_quoted_on_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "fuzz.yaml"
+    path.write_text(
+        'section: "1"\ntitle: {zh: t, en: t}\nrules:\n  - {id: "\\n"}\n', encoding="utf-8"
+    )
+    with pytest.raises(RuleError) as caught:
+        load_rules(path)
+    assert str(caught.value).startswith(f"{path}: '\\n': id: ")
+    assert "\n" not in str(caught.value)

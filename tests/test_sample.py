@@ -10,7 +10,7 @@ import pytest
 
 from kpitool import evaluate, open_data
 from kpitool.data.schema import DATASETS
-from kpitool.polars.engine import BUNDLED_DATA
+from kpitool.resources import BUNDLED_DATA
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,9 @@ pytest.importorskip(
     "pyspark", reason="the spark extra is not installed (pip install -e '.[spark]')"
 )
 
-from kpitool import evaluate, exceptions, generate_sample_data, load_rules
+from kpitool import evaluate, exceptions, generate_sample_data, load_rules, open_engine, query
 from kpitool.errors import DataError
-from kpitool.polars.engine import BUNDLED_DATA
-from kpitool.polars.query import run_query
+from kpitool.resources import BUNDLED_DATA
 
 MONTHS = ["2015-03", "2015-12"]
 KEY = ["rule_id", "period", "scope", "scope_id"]
@@ -29,12 +28,8 @@ NUMBERS = ("numerator", "denominator", "value", "target", "pace_needed")
 
 
 @pytest.fixture(scope="module")
-def session() -> Iterator[Any]:
-    from kpitool.spark.engine import spark_session
-
-    spark = spark_session("local[2]", {"spark.sql.shuffle.partitions": "4"})
-    yield spark
-    spark.stop()
+def session(spark: Any) -> Any:
+    return spark
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +89,8 @@ def test_query_gives_the_same_answer(session: Any) -> None:
         "SELECT branch_id, COUNT(*) AS n, SUM(premium) AS premium FROM policies "
         "WHERE is_group GROUP BY branch_id ORDER BY branch_id"
     )
-    polars_rows = run_query(sql, BUNDLED_DATA)
-    spark_rows = run_query(sql, BUNDLED_DATA, engine="spark")
+    polars_rows = query(sql, BUNDLED_DATA, unmask=True)
+    spark_rows = query(sql, BUNDLED_DATA, engine="spark", unmask=True)
     assert polars_rows.height == 8
     _same_rows(polars_rows.cast({"n": pl.Int64}), spark_rows, ["branch_id"])
 
@@ -153,17 +148,20 @@ def test_report_on_spark_is_the_report_on_polars(
 
 def test_data_at_a_url(session: Any) -> None:
     """hdfs://, s3a:// … are read by Spark through Hadoop; file:// stands in for them here."""
-    from kpitool.measure.periods import parse_month
+    import datetime as dt
+
     from kpitool.report.render import AS_OF_COLUMNS
-    from kpitool.spark.engine import data_facts
 
     url = BUNDLED_DATA.as_uri()
     polars_rows = evaluate("2015-03", BUNDLED_DATA, rule_ids=["cleanup."])
     _same_rows(polars_rows, evaluate("2015-03", url, rule_ids=["cleanup."], engine="spark"), KEY)
-    branches, as_of, where = data_facts(url, parse_month("2015-03"), AS_OF_COLUMNS)
+    engine = open_engine(url, "spark")
+    branches = engine.reference("branches")
+    assert branches is not None
     assert branches["branch_id"].to_list() == [f"B0{i}" for i in range(1, 9)]
-    assert as_of == "2015-03-31"
-    assert where["claims"] == f"{url}/claims.parquet".replace("file:///", "file:/")
+    latest = [engine.latest(name, column, dt.date(2015, 3, 31)) for name, column in AS_OF_COLUMNS]
+    assert max(day for day in latest if day is not None) == dt.date(2015, 3, 31)
+    assert engine.where("claims") == f"{url}/claims.parquet".replace("file:///", "file:/")
 
 
 def test_a_dataset_in_a_spark_table(session: Any, tmp_path: Path) -> None:

@@ -15,22 +15,27 @@ _EXPORTS = {
     "DATASETS": "kpitool.data.schema",
     "CheckReport": "kpitool.data.check",
     "Problem": "kpitool.data.check",
-    "check_data": "kpitool.data.check",
+    "check_data": "kpitool.api",
     "DataSource": "kpitool.data.catalogue",
     "open_data": "kpitool.data.catalogue",
-    "evaluate": "kpitool.polars.engine",
-    "exceptions": "kpitool.polars.engine",
+    "evaluate": "kpitool.api",
+    "exceptions": "kpitool.api",
+    "explain": "kpitool.api",
+    "query": "kpitool.api",
+    "report": "kpitool.api",
+    "open_engine": "kpitool.api",
+    "Explanation": "kpitool.api",
     "ConfigError": "kpitool.errors",
     "DataError": "kpitool.errors",
     "KpiError": "kpitool.errors",
     "OutputError": "kpitool.errors",
     "RuleError": "kpitool.errors",
     "UsageError": "kpitool.errors",
-    "Month": "kpitool.measure.periods",
-    "parse_month": "kpitool.measure.periods",
+    "Month": "kpitool.plan.periods",
+    "parse_month": "kpitool.plan.periods",
     "Rule": "kpitool.rules.model",
     "RuleSet": "kpitool.rules.model",
-    "load_rules": "kpitool.rules.model",
+    "load_rules": "kpitool.rules.loader",
     "generate_sample_data": "kpitool.sample.generate",
 }
 
@@ -41,6 +46,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DataSource",
+    "Explanation",
     "KpiError",
     "Month",
     "OutputError",
@@ -53,15 +59,29 @@ __all__ = [
     "check_data",
     "evaluate",
     "exceptions",
+    "explain",
     "generate_sample_data",
     "load_rules",
     "open_data",
+    "open_engine",
     "parse_month",
+    "query",
+    "report",
 ]
 
 if TYPE_CHECKING:
+    from kpitool.api import (
+        Explanation,
+        check_data,
+        evaluate,
+        exceptions,
+        explain,
+        open_engine,
+        query,
+        report,
+    )
     from kpitool.data.catalogue import DataSource, open_data
-    from kpitool.data.check import CheckReport, Problem, check_data
+    from kpitool.data.check import CheckReport, Problem
     from kpitool.data.schema import DATASETS
     from kpitool.errors import (
         ConfigError,
@@ -71,9 +91,9 @@ if TYPE_CHECKING:
         RuleError,
         UsageError,
     )
-    from kpitool.measure.periods import Month, parse_month
-    from kpitool.polars.engine import evaluate, exceptions
-    from kpitool.rules.model import Rule, RuleSet, load_rules
+    from kpitool.plan.periods import Month, parse_month
+    from kpitool.rules.loader import load_rules
+    from kpitool.rules.model import Rule, RuleSet
     from kpitool.sample.generate import generate_sample_data
 
 

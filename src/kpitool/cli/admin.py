@@ -24,7 +24,7 @@ from kpitool.cli.options import (
 )
 from kpitool.data.catalogue import open_data
 from kpitool.data.check import check_data
-from kpitool.rules.model import load_rules, rule_yaml
+from kpitool.rules.loader import load_rules, rule_yaml
 from kpitool.sample.generate import generate_sample_data
 
 __all__ = ["config_app", "data_app", "rules_app", "sample_data_command"]

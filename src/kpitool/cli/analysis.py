@@ -13,8 +13,7 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from kpitool import __version__
-from kpitool.api.explain import explain
+from kpitool import __version__, api
 from kpitool.cli.admin import config_app, data_app, rules_app, sample_data_command
 from kpitool.cli.display import (
     explanation_text,
@@ -43,15 +42,11 @@ from kpitool.cli.options import (
     stderr,
     stdout,
 )
-from kpitool.data.privacy import mask_frame
 from kpitool.errors import KpiError
 from kpitool.log import configure_logging
-from kpitool.measure.periods import parse_month
 from kpitool.measure.results import breaches, filter_status, results_to_records
-from kpitool.polars.engine import evaluate, exceptions
-from kpitool.polars.query import run_query
-from kpitool.report.render import render_reports
-from kpitool.rules.model import load_rules
+from kpitool.plan.periods import parse_month
+from kpitool.rules.loader import load_rules
 
 
 class _KpiGroup(TyperGroup):
@@ -160,7 +155,7 @@ def evaluate_command(
         choice(fail_on, ("warn", "fail"), "--fail-on")
     ruleset = load_rules(cfg["rules"])
     the_month = parse_month(month)
-    results = evaluate(
+    results = api.evaluate(
         the_month.months_of_year_to_date() if trend else the_month,
         cfg["data"],
         ruleset,
@@ -206,11 +201,15 @@ def exceptions_command(
     choice(fmt, ("table", "csv", "json", "parquet"), "--format")
     check_output(fmt, output)
     cfg = settings(ctx, data=data, rules=rules, engine=engine, spark_master=spark_master)
-    rows = exceptions(
-        rule_id, month, cfg["data"], cfg["rules"], branches=branch, engine=engine_of(cfg)
+    rows = api.exceptions(
+        rule_id,
+        month,
+        cfg["data"],
+        cfg["rules"],
+        branches=branch,
+        engine=engine_of(cfg),
+        unmask=unmask,
     )
-    if not unmask:
-        rows = mask_frame(rows)
     emit(rows, fmt, output, None, lambda: frame_table(rows, title=f"{rule_id} · {month}"))
 
 
@@ -233,10 +232,11 @@ def explain_command(
     Example: kpitool explain claims.closed_within_5d_rate --month 2015-03 --branch B02
     """
     cfg = settings(ctx, data=data, rules=rules, lang=lang)
-    found = explain(rule_id, month, cfg["data"], cfg["rules"], branch=branch, limit=limit)
-    rows = found.rows if unmask else mask_frame(found.rows)
+    found = api.explain(
+        rule_id, month, cfg["data"], cfg["rules"], branch=branch, limit=limit, unmask=unmask
+    )
     stdout.print(explanation_text(found, cfg["lang"]))
-    stdout.print(frame_table(rows, title=rows_title(found, cfg["lang"])))
+    stdout.print(frame_table(found.rows, title=rows_title(found, cfg["lang"])))
 
 
 @app.command("report")
@@ -286,7 +286,7 @@ def report_command(
         spark_master=spark_master,
     )
     quiet = bool((ctx.find_root().obj or {}).get("quiet"))
-    summary = render_reports(
+    summary = api.report(
         month,
         cfg["data"],
         cfg["rules"],
@@ -327,7 +327,7 @@ def query_command(
     choice(fmt, ("table", "csv", "json", "parquet"), "--format")
     check_output(fmt, output)
     cfg = settings(ctx, data=data, engine=engine, spark_master=spark_master)
-    frame = run_query(sql, cfg["data"], limit=limit, engine=engine_of(cfg))
+    frame = api.query(sql, cfg["data"], limit=limit, engine=engine_of(cfg), unmask=True)
     emit(frame, fmt, output, None, lambda: frame_table(frame))
 
 

@@ -11,7 +11,7 @@ from rich import box
 from rich.console import Group
 from rich.table import Table
 
-from kpitool.api.explain import Explanation
+from kpitool.api.explanation import Explanation
 from kpitool.data.check import CheckReport
 from kpitool.report.format import (
     STATUS_LABELS,

@@ -11,6 +11,7 @@ import polars as pl
 import typer
 from rich.console import Console, RenderableType
 
+from kpitool.api.engines import EngineName, start_spark
 from kpitool.config import Config, load_config
 from kpitool.errors import UsageError
 from kpitool.measure.results import write_frame
@@ -129,12 +130,13 @@ def emit(
         sys.stdout.write(text)
 
 
-def engine_of(config: Config) -> str:
+def engine_of(config: Config) -> EngineName:
     """The configured engine; for spark, its session is started first from the settings
-    (spark_master, kpitool.toml's [spark] table) so the evaluation uses it."""
-    engine = str(config["engine"])
+    (spark_master when set, else spark-submit's or local[*]; kpitool.toml's [spark] table),
+    so the evaluation uses it."""
+    engine: EngineName = "spark" if config["engine"] == "spark" else "polars"
     if engine == "spark":
-        from kpitool.spark.engine import session_from_config
-
-        session_from_config(config)
+        setting = config.setting("spark_master")
+        master = None if setting.source == "default" else str(setting.value)
+        start_spark(master, config.spark_conf())
     return engine

@@ -13,9 +13,9 @@ from typing import Any
 
 import polars as pl
 
-from kpitool.measure.periods import Month
 from kpitool.measure.results import RESULT_SCHEMA
 from kpitool.measure.targets import TargetTables, judge, resolve_target
+from kpitool.plan.periods import Month
 from kpitool.rules.model import Rule
 
 __all__ = ["measure_value", "prior_month", "score"]
@@ -161,60 +161,32 @@ def score(
     With `branches`, branch rows are limited to them, and so are counter and agent rows whose
     owning branch `owners` knows ((scope, id) -> branch_id).
     """
-    owners = owners or {}
-    tables = _RememberedTables.of(tables)
+    remembered = _RememberedTables.of(tables)
+    wanted = list(branches) if branches else list(all_branches)
     rows: list[dict[str, Any]] = []
     for month in months:
         for rule in rules:
             key = (rule.id, month)
-            wanted_branches = list(branches) if branches else list(all_branches)
             if key in missing:
-                scopes = [("company", "ALL")] if "company" in rule.scopes else []
-                if "branch" in rule.scopes:
-                    scopes += [("branch", b) for b in wanted_branches]
-                for scope, scope_id in scopes:
-                    row = _score_row(rule, month, scope, scope_id, None, None, {}, tables)
+                for scope, scope_id in _expected(rule, wanted):
+                    row = _score_row(rule, month, scope, scope_id, None, None, {}, remembered)
                     rows.append({**row, "status": "n/a", "reason": missing[key]})
                 continue
-            frame = measured[key]
-            earlier = prior_month(rule, month)
-            prior: dict[tuple[str, str], float | None] = {}
-            if earlier is not None and (rule.id, earlier) in measured:
-                for p in measured[(rule.id, earlier)].iter_rows(named=True):
-                    prior[(p["scope"], p["scope_id"])] = measure_value(
-                        rule, p["numerator"], p["denominator"]
-                    )
+            prior = _prior_values(rule, month, measured)
             seen: set[tuple[str, str]] = set()
-            for r in frame.iter_rows(named=True):
-                owner = (
-                    r["scope_id"]
-                    if r["scope"] == "branch"
-                    else owners.get((r["scope"], r["scope_id"]))
-                )
+            for r in measured[key].iter_rows(named=True):
+                scope, scope_id = r["scope"], r["scope_id"]
+                owner = scope_id if scope == "branch" else (owners or {}).get((scope, scope_id))
                 if branches and owner is not None and owner not in branches:
                     continue
-                seen.add((r["scope"], r["scope_id"]))
-                rows.append(
-                    _score_row(
-                        rule,
-                        month,
-                        r["scope"],
-                        r["scope_id"],
-                        r["numerator"],
-                        r["denominator"],
-                        prior,
-                        tables,
-                    )
-                )
-            if "company" in rule.scopes and ("company", "ALL") not in seen:
-                # No row at all in the period: the company is n/a too, not left out.
-                rows.append(_score_row(rule, month, "company", "ALL", None, None, prior, tables))
-            if "branch" in rule.scopes:
-                for branch in wanted_branches:
-                    if ("branch", branch) not in seen:
-                        rows.append(
-                            _score_row(rule, month, "branch", branch, None, None, prior, tables)
-                        )
+                seen.add((scope, scope_id))
+                figures = (r["numerator"], r["denominator"])
+                rows.append(_score_row(rule, month, scope, scope_id, *figures, prior, remembered))
+            # A scope with no row at all in the period is n/a, not left out.
+            for scope, scope_id in _expected(rule, wanted):
+                if (scope, scope_id) not in seen:
+                    row = _score_row(rule, month, scope, scope_id, None, None, prior, remembered)
+                    rows.append(row)
     order = {rule.id: i for i, rule in enumerate(rules)}
     rows.sort(
         key=lambda r: (
@@ -229,3 +201,24 @@ def score(
         if rows
         else pl.DataFrame(schema=RESULT_SCHEMA)
     )
+
+
+def _expected(rule: Rule, branches: Sequence[str]) -> list[tuple[str, str]]:
+    """The company and branch rows a rule always has, measured or not."""
+    scopes = [("company", "ALL")] if "company" in rule.scopes else []
+    if "branch" in rule.scopes:
+        scopes += [("branch", b) for b in branches]
+    return scopes
+
+
+def _prior_values(
+    rule: Rule, month: Month, measured: dict[tuple[str, Month], pl.DataFrame]
+) -> dict[tuple[str, str], float | None]:
+    """The values of the earlier period a prior-period target compares with, per scope."""
+    earlier = prior_month(rule, month)
+    if earlier is None or (rule.id, earlier) not in measured:
+        return {}
+    return {
+        (p["scope"], p["scope_id"]): measure_value(rule, p["numerator"], p["denominator"])
+        for p in measured[(rule.id, earlier)].iter_rows(named=True)
+    }

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from kpitool.measure.periods import Month
+from kpitool.plan.periods import Month
 from kpitool.rules.model import Rule, Target
 
 __all__ = ["ResolvedTarget", "TargetTables", "judge", "resolve_target"]

@@ -25,18 +25,12 @@ def run_query(
     source: DataSource | Path | str,
     *,
     limit: int | None = None,
-    engine: str = "polars",
 ) -> pl.DataFrame:
     """Run one SQL query; every available dataset is a table named as in datasets.md.
 
     Only the columns and rows the query needs are read (lazy scans, streaming engine).
     A mistake in the SQL raises UsageError with the engine's one-line reason.
-    `engine="spark"` runs it as Spark SQL instead (`kpitool.spark.run_query`).
     """
-    if engine == "spark":
-        from kpitool.spark import engine as spark
-
-        return spark.run_query(sql, source, limit=limit)
     if limit is not None and limit < 0:
         raise UsageError(f"--limit {limit}: expected 0 or more")
     if not isinstance(source, DataSource):

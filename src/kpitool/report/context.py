@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from kpitool.measure.periods import Month
+from kpitool.plan.periods import Month
 from kpitool.report.charts import bar_svg, trend_svg
 from kpitool.report.format import Lang, format_target, format_value
 from kpitool.report.labels import COLUMNS, LABELS, REASONS, STATUS_MARKS, translate_value

@@ -26,19 +26,22 @@ from rich.console import Console
 from rich.progress import Progress
 
 from kpitool import __version__
-from kpitool.data.catalogue import DataSource, is_url, open_data
+from kpitool.data.catalogue import DataSource
 from kpitool.data.check import check_data
 from kpitool.data.privacy import mask_frame
+from kpitool.data.schema import DATASETS
 from kpitool.errors import DataError, UsageError
-from kpitool.measure.periods import Month, parse_month
+from kpitool.measure.evaluate import evaluate
+from kpitool.measure.listing import exceptions
 from kpitool.output import atomic_write, folder_lock, safe_filename
-from kpitool.polars.engine import evaluate, exceptions
+from kpitool.plan.engine import Engine
+from kpitool.plan.periods import Month
 from kpitool.report.context import ReportData, branch_context, company_context
 from kpitool.report.format import Lang
 from kpitool.report.labels import LABELS
 from kpitool.report.pdf import check_cjk_font, render_pdf
-from kpitool.resources import BUNDLED_DATA, BUNDLED_TEMPLATES
-from kpitool.rules.model import RuleSet, load_rules
+from kpitool.resources import BUNDLED_TEMPLATES
+from kpitool.rules.model import RuleSet
 
 __all__ = ["AS_OF_COLUMNS", "ReportSummary", "render_reports"]
 
@@ -102,21 +105,11 @@ def _inputs(source: DataSource) -> list[dict[str, Any]]:
     return entries
 
 
-def _as_of(source: DataSource, month: Month) -> str:
+def _as_of(engine: Engine, month: Month) -> str:
     """The latest date in the counter visits or claims up to the month's end (data as-of)."""
-    latest = None
-    for name, column in AS_OF_COLUMNS:
-        if source.has(name):
-            value = (
-                source.scan(name)
-                .select(pl.col(column).cast(pl.Date))
-                .filter(pl.col(column) <= month.last_day)
-                .max()
-                .collect()
-                .item()
-            )
-            latest = value if latest is None or (value and value > latest) else latest
-    return str(latest or month.last_day)
+    found = [engine.latest(name, column, month.last_day) for name, column in AS_OF_COLUMNS]
+    days = [day for day in found if day is not None]
+    return str(max(days) if days else month.last_day)
 
 
 @dataclass
@@ -130,22 +123,19 @@ class _Facts:
     inputs: list[dict[str, Any]]
 
 
-def _facts(
-    data: DataSource | Path | str | None, month: Month, lang: Lang, engine: str
-) -> tuple[DataSource | str, _Facts]:
-    """The data as the engines take it, and the report's facts about it: read locally, or by
-    Spark when the data is a URL only Spark reaches (hdfs://, s3a:// …)."""
-    if engine == "spark" and not isinstance(data, DataSource) and is_url(str(data)):
-        from kpitool.spark.engine import data_facts
-
-        url = str(data)
-        branches, as_of, locations = data_facts(url, month, AS_OF_COLUMNS)
-        note = LABELS[lang]["dq_spark"]
-        inputs = [{"dataset": name, "path": where} for name, where in locations.items()]
-        return url, _Facts(branches, as_of, [note], inputs)
-    source = data if isinstance(data, DataSource) else open_data(data or BUNDLED_DATA)
-    table = source.scan("branches").select("branch_id", "branch_name").collect()
-    return source, _Facts(table, _as_of(source, month), _quality(source, lang), _inputs(source))
+def _facts(engine: Engine, month: Month, lang: Lang) -> _Facts:
+    """The report's facts about the data: checked row by row when it is local, else (a URL
+    only Spark reaches: hdfs://, s3a:// …) said so on the quality note."""
+    branches = engine.reference("branches")
+    if branches is None:
+        raise DataError(f"{engine.root}: no dataset 'branches' (branches.csv, .parquet or folder)")
+    table = branches.select("branch_id", "branch_name")
+    local = engine.local
+    if local is None:
+        names = [name for name in DATASETS if engine.columns(name) is not None]
+        inputs = [{"dataset": name, "path": engine.where(name)} for name in names]
+        return _Facts(table, _as_of(engine, month), [LABELS[lang]["dq_spark"]], inputs)
+    return _Facts(table, _as_of(engine, month), _quality(local, lang), _inputs(local))
 
 
 def _branches(table: pl.DataFrame, wanted: Sequence[str] | None) -> list[dict[str, str]]:
@@ -163,7 +153,7 @@ def _branches(table: pl.DataFrame, wanted: Sequence[str] | None) -> list[dict[st
 
 
 def _exception_lists(
-    month: Month, source: DataSource | str, ruleset: RuleSet, *, unmask: bool, engine: str
+    month: Month, engine: Engine, ruleset: RuleSet, *, unmask: bool
 ) -> dict[str, pl.DataFrame]:
     """Every detection rule's exception rows, masked unless `unmask`; rules whose data is
     missing are left out (their scorecard line already says n/a and why)."""
@@ -171,7 +161,7 @@ def _exception_lists(
     for rule in ruleset:
         if rule.detection:
             try:
-                rows = exceptions(rule.id, month, source, ruleset, engine=engine)
+                rows = exceptions(engine, ruleset, rule.id, month)
                 listed[rule.id] = rows if unmask else mask_frame(rows)
             except DataError:
                 continue
@@ -184,9 +174,9 @@ def _pdf_job(html: str, target: str) -> str:
 
 
 def render_reports(
-    month: Month | str,
-    data: DataSource | Path | str | None = None,
-    rules: RuleSet | Path | str | None = None,
+    the_month: Month,
+    engine: Engine,
+    ruleset: RuleSet,
     out: Path | str = Path("out"),
     *,
     branches: Sequence[str] | None = None,
@@ -197,26 +187,23 @@ def render_reports(
     reproducible: bool = False,
     unmask: bool = False,
     workers: int | None = None,
-    engine: str = "polars",
 ) -> ReportSummary:
-    """Render the month's branch and company reports into `out/YYYY-MM/`."""
+    """Render the month's branch and company reports into `out/YYYY-MM/`, evaluated on
+    `engine` (its data) with `ruleset`."""
     started = time.perf_counter()
-    the_month = month if isinstance(month, Month) else parse_month(month)
     unknown_formats = sorted(set(formats) - {"html", "pdf"})
     if unknown_formats or not formats:
         raise UsageError(f"--format {','.join(formats)}: expected html, pdf or html,pdf")
     if "pdf" in formats:
         check_cjk_font()
-    ruleset = rules if isinstance(rules, RuleSet) else load_rules(rules)
     env = _environment(templates)
     summary = ReportSummary(Path(out) / str(the_month))
     timings = summary.timings
-    source, facts = _facts(data, the_month, lang, engine)
+    facts = _facts(engine, the_month, lang)
     every = _branches(facts.branches, None)
     chosen = _branches(facts.branches, branches)
     timings["data_check"] = time.perf_counter() - started
     step = time.perf_counter()
-
     months = sorted(
         {
             *the_month.months_of_year_to_date(),
@@ -224,10 +211,10 @@ def render_reports(
             the_month.same_month_last_year(),
         }
     )
-    results = evaluate(months, source, ruleset, engine=engine)
+    results = evaluate(engine, ruleset, months)
     timings["evaluate"] = time.perf_counter() - step
     step = time.perf_counter()
-    listed = _exception_lists(the_month, source, ruleset, unmask=unmask, engine=engine)
+    listed = _exception_lists(the_month, engine, ruleset, unmask=unmask)
     timings["exceptions"] = time.perf_counter() - step
     report_data = ReportData(the_month, ruleset, results, listed, every, facts.quality, lang)
     generated = (
@@ -235,63 +222,12 @@ def render_reports(
         if reproducible
         else dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
     )
-    common = {
-        "L": LABELS[lang],
-        "lang": lang,
-        "css": (BUNDLED_TEMPLATES / "report.css").read_text(encoding="utf-8")
-        if templates is None or not (templates / "report.css").is_file()
-        else (templates / "report.css").read_text(encoding="utf-8"),
-        "period": str(the_month),
-        "as_of": facts.as_of,
-        "generated": generated,
-        "version": ruleset.version,
-    }
-
+    common = _common(lang, templates, str(the_month), facts.as_of, generated, ruleset.version)
     step = time.perf_counter()
-    folder = summary.folder
-    pages: list[tuple[Path, str]] = []
-    console = Console(stderr=True)
-    with Progress(console=console, disable=not progress, transient=True) as bar:
-        task = bar.add_task("HTML", total=len(chosen) + 1)
-        for branch in chosen:
-            html = env.get_template("branch.html").render(
-                **common, **branch_context(report_data, branch)
-            )
-            pages.append((folder / f"{branch['file']}", html))
-            bar.advance(task)
-        company = company_context(report_data)
-        index = env.get_template("company.html").render(
-            **common,
-            **company,
-            branches=every,
-            linked=[{**b, "pdf": "pdf" in formats} for b in chosen],
-            links=True,
-        )
-        company_page = env.get_template("company.html").render(
-            **common, **company, branches=every, linked=[], links=False
-        )
-        bar.advance(task)
+    pages = _pages(env, common, report_data, summary.folder, chosen, formats, progress)
     timings["html"] = time.perf_counter() - step
-    with folder_lock(folder):
-        if "html" in formats:
-            for stem, html in pages:
-                summary.files.append(atomic_write(stem.with_suffix(".html"), html))
-            summary.files.append(atomic_write(folder / "index.html", index))
-        if "pdf" in formats:
-            step = time.perf_counter()
-            jobs = [(html, str(stem.with_suffix(".pdf"))) for stem, html in pages]
-            jobs.append((company_page, str(folder / "company.pdf")))
-            count = workers or min(os.cpu_count() or 1, len(jobs))
-            context = multiprocessing.get_context("spawn")
-            with (
-                Progress(console=console, disable=not progress, transient=True) as bar,
-                cf.ProcessPoolExecutor(max_workers=count, mp_context=context) as pool,
-            ):
-                task = bar.add_task("PDF", total=len(jobs))
-                for done in cf.as_completed([pool.submit(_pdf_job, *job) for job in jobs]):
-                    summary.files.append(Path(done.result()))
-                    bar.advance(task)
-            timings["pdf"] = time.perf_counter() - step
+    with folder_lock(summary.folder):
+        _write(summary, pages, formats, workers, progress)
         timings["total"] = time.perf_counter() - started
         manifest = {
             "month": str(the_month),
@@ -303,12 +239,94 @@ def render_reports(
             "unmasked": unmask,
             "branches": [b["id"] for b in chosen],
             "inputs": facts.inputs,
-            "outputs": sorted(str(p.relative_to(folder)) for p in summary.files),
+            "outputs": sorted(str(p.relative_to(summary.folder)) for p in summary.files),
             "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
         }
-        summary.files.append(
-            atomic_write(
-                folder / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
-            )
-        )
+        text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
+        summary.files.append(atomic_write(summary.folder / "manifest.json", text))
     return summary
+
+
+def _common(
+    lang: Lang, templates: Path | None, period: str, as_of: Any, generated: str, version: str
+) -> dict[str, Any]:
+    """What every page's template reads besides its own context."""
+    css = BUNDLED_TEMPLATES / "report.css"
+    if templates is not None and (templates / "report.css").is_file():
+        css = templates / "report.css"
+    return {
+        "L": LABELS[lang],
+        "lang": lang,
+        "css": css.read_text(encoding="utf-8"),
+        "period": period,
+        "as_of": as_of,
+        "generated": generated,
+        "version": version,
+    }
+
+
+@dataclass
+class _Pages:
+    """The rendered HTML: each branch's page, the index and the company's printable page."""
+
+    branches: list[tuple[Path, str]]
+    index: str
+    company: str
+
+
+def _pages(
+    env: jinja2.Environment,
+    common: dict[str, Any],
+    report_data: ReportData,
+    folder: Path,
+    chosen: list[dict[str, Any]],
+    formats: Sequence[str],
+    progress: bool,
+) -> _Pages:
+    pages: list[tuple[Path, str]] = []
+    with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
+        task = bar.add_task("HTML", total=len(chosen) + 1)
+        for branch in chosen:
+            context = branch_context(report_data, branch)
+            html = env.get_template("branch.html").render(**common, **context)
+            pages.append((folder / f"{branch['file']}", html))
+            bar.advance(task)
+        company = company_context(report_data)
+        every = report_data.branches
+        linked = [{**b, "pdf": "pdf" in formats} for b in chosen]
+        template = env.get_template("company.html")
+        index = template.render(**common, **company, branches=every, linked=linked, links=True)
+        printable = template.render(**common, **company, branches=every, linked=[], links=False)
+        bar.advance(task)
+    return _Pages(pages, index, printable)
+
+
+def _write(
+    summary: ReportSummary,
+    pages: _Pages,
+    formats: Sequence[str],
+    workers: int | None,
+    progress: bool,
+) -> None:
+    """Write the HTML files and make the PDFs in a process pool (the folder is locked)."""
+    folder = summary.folder
+    if "html" in formats:
+        for stem, html in pages.branches:
+            summary.files.append(atomic_write(stem.with_suffix(".html"), html))
+        summary.files.append(atomic_write(folder / "index.html", pages.index))
+    if "pdf" not in formats:
+        return
+    step = time.perf_counter()
+    jobs = [(html, str(stem.with_suffix(".pdf"))) for stem, html in pages.branches]
+    jobs.append((pages.company, str(folder / "company.pdf")))
+    count = workers or min(os.cpu_count() or 1, len(jobs))
+    context = multiprocessing.get_context("spawn")
+    with (
+        Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar,
+        cf.ProcessPoolExecutor(max_workers=count, mp_context=context) as pool,
+    ):
+        task = bar.add_task("PDF", total=len(jobs))
+        for done in cf.as_completed([pool.submit(_pdf_job, *job) for job in jobs]):
+            summary.files.append(Path(done.result()))
+            bar.advance(task)
+    summary.timings["pdf"] = time.perf_counter() - step

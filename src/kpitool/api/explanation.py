@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from kpitool.data.catalogue import DataSource, open_data
-from kpitool.polars.engine import evaluate, numerator_rows
-from kpitool.resources import BUNDLED_DATA
-from kpitool.rules.model import Rule, RuleSet, load_rules
+from kpitool.measure.evaluate import evaluate
+from kpitool.measure.listing import numerator_rows
+from kpitool.plan.engine import Engine
+from kpitool.plan.periods import Month
+from kpitool.rules.model import Rule, RuleSet
 
-__all__ = ["Explanation", "explain"]
+__all__ = ["Explanation", "explain_figure"]
 
 
 @dataclass(frozen=True)
@@ -25,21 +25,18 @@ class Explanation:
     rows: pl.DataFrame
 
 
-def explain(
+def explain_figure(
+    engine: Engine,
+    ruleset: RuleSet,
     rule_id: str,
-    month: str,
-    data: DataSource | Path | str | None = None,
-    rules: RuleSet | Path | str | None = None,
-    *,
+    month: Month,
     branch: str | None = None,
     limit: int = 10,
 ) -> Explanation:
     """Evaluate one rule for the company (or a branch) and fetch the rows behind the figure."""
-    source = data if isinstance(data, DataSource) else open_data(data or BUNDLED_DATA)
-    ruleset = rules if isinstance(rules, RuleSet) else load_rules(rules)
     rule = ruleset.get(rule_id)
     results = evaluate(
-        month, source, ruleset, rule_ids=[rule_id], branches=[branch] if branch else None
+        engine, ruleset, [month], rule_ids=[rule_id], branches=[branch] if branch else None
     )
     scope = ("branch", branch) if branch else ("company", "ALL")
     matching = results.filter((pl.col("scope") == scope[0]) & (pl.col("scope_id") == scope[1]))
@@ -56,5 +53,5 @@ def explain(
             "target_source": None,
         }
     )
-    rows = numerator_rows(rule_id, month, source, ruleset, branch=branch, limit=limit)
+    rows = numerator_rows(engine, ruleset, rule_id, month, branch=branch, limit=limit)
     return Explanation(rule, result, rows)

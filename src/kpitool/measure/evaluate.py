@@ -1,0 +1,158 @@
+"""Evaluating rules on any engine: plans built once, run by the engine, scored here.
+
+The rules' plans (`kpitool.plan`) are the same for Polars and Spark; the engine runs them and
+brings back small frames of sums, which are rolled up per scope, matched with their
+denominators and scored against targets (`kpitool.measure.scoring`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Sequence
+
+import polars as pl
+
+from kpitool.data.schema import GRAIN_COLUMNS
+from kpitool.errors import DataError
+from kpitool.log import logger
+from kpitool.measure.scoring import prior_month, score
+from kpitool.measure.targets import TargetTables
+from kpitool.plan.analysis import denominator_rule, scopes
+from kpitool.plan.engine import Engine
+from kpitool.plan.measures import MEASURED, Grouping, scoped, summable, with_denominator
+from kpitool.plan.periods import Month, parse_month
+from kpitool.plan.population import Missing, Source, population
+from kpitool.plan.steps import PERIOD, Inline, Part, Plan, Scoped, Term
+from kpitool.rules.model import Rule, RuleSet
+
+__all__ = ["branch_ids", "evaluate", "read_tables", "scoped_plans", "source_of"]
+
+
+def read_tables(engine: Engine) -> TargetTables:
+    """The targets and benchmarks, read once; a target for an unknown branch is an error."""
+    targets = engine.reference("targets")
+    known = set(branch_ids(engine))
+    if targets is not None and engine.columns("branches") is not None:
+        for index, branch in enumerate(targets["branch_id"].to_list()):
+            if branch is not None and branch not in known:
+                raise DataError(
+                    f"{engine.where('targets')}: row {index + 1}: branch_id {branch!r} is not "
+                    "a branch in branches"
+                )
+    return TargetTables(targets, engine.reference("benchmarks"))
+
+
+def branch_ids(engine: Engine) -> list[str]:
+    branches = engine.reference("branches")
+    return [] if branches is None else branches["branch_id"].to_list()
+
+
+def _owners(engine: Engine) -> dict[tuple[str, str], str]:
+    """(scope, id) -> branch_id for counters and agents, to limit their rows by branch."""
+    owners: dict[tuple[str, str], str] = {}
+    pairs = (("counter", "counters", "counter_id"), ("agent", "agents", "agent_id"))
+    for scope, name, key in pairs:
+        frame = engine.reference(name)
+        if frame is not None:
+            owners.update({(scope, k): b for k, b in frame.select(key, "branch_id").iter_rows()})
+    return owners
+
+
+def source_of(engine: Engine, tables: TargetTables) -> Source:
+    """What the plans need of the engine's data: datasets' columns and rules' deadlines."""
+
+    def deadlines(rule_id: str) -> tuple[Inline, dt.date | None]:
+        own = tables.deadline_frame(rule_id)
+        rows = tuple(own.select("branch_id", "deadline").iter_rows())
+        table = Inline((("branch_id", "str"), ("deadline", "date")), rows)
+        return table, tables.deadline(rule_id, None)
+
+    return Source(engine.columns, deadlines)
+
+
+def _needed(rule: Rule, asked: Sequence[Month]) -> list[Month]:
+    """The asked months and those the rule's prior-period target reads."""
+    return sorted(set(asked) | {p for m in asked if (p := prior_month(rule, m)) is not None})
+
+
+def scoped_plans(rule: Rule, source: Source, months: list[Month], found: list[str]) -> list[Plan]:
+    """A distinct count measured per scope, and its denominator when it has one."""
+    plans: list[Plan] = [scoped(rule, population(rule, source, months), found)]
+    denominator = rule.measure.denominator
+    if denominator is not None:
+        den = denominator_rule(rule)
+        pop = population(den, source, months)
+        term = Term("sum", denominator.of) if denominator.of else Term("rows")
+        part = Part(f"{rule.id}/", {"numerator": term, "denominator": Term("rows")})
+        plans.append(Scoped(pop, part, scoped(den, pop, _held(found, pop.columns)).scopes))
+    return plans
+
+
+def _held(found: Sequence[str], columns: frozenset[str]) -> list[str]:
+    """The scopes whose grain column a population has."""
+    return [s for s in found if s == "company" or GRAIN_COLUMNS[s] in columns]
+
+
+def evaluate(
+    engine: Engine,
+    ruleset: RuleSet,
+    months: Sequence[Month],
+    *,
+    branches: Sequence[str] | None = None,
+    rule_ids: Sequence[str] | None = None,
+    by: Sequence[str] = (),
+) -> pl.DataFrame:
+    """Evaluate rules for one or more months on an engine; one row per rule, period, scope
+    and scope id (`kpitool.measure.results.RESULT_SCHEMA`)."""
+    started = time.perf_counter()
+    chosen = ruleset.select(list(rule_ids) if rule_ids else None)
+    tables = read_tables(engine)
+    source = source_of(engine, tables)
+    grouping = Grouping(source, buckets=engine.buckets, month_by_month=engine.month_by_month)
+    alone: dict[str, list[Plan]] = {}
+    missing: dict[tuple[str, Month], str] = {}
+    for rule in chosen:
+        needed = _needed(rule, months)
+        try:
+            found = scopes(rule, by, population(rule, source, needed).columns)
+            if not summable(rule):
+                alone[rule.id] = scoped_plans(rule, source, needed, found)
+                continue
+            den_columns = population(denominator_rule(rule), source, needed).columns
+            grouping.add(rule, needed, found, _held(found, den_columns))
+        except Missing as exc:
+            missing.update({(rule.id, m): str(exc) for m in needed})
+    groups = grouping.build()
+    flat = [plan for group in groups for plan in group] + [p for ps in alone.values() for p in ps]
+    frames = iter(engine.collect(flat))
+    results = grouping.measured([[next(frames) for _ in group] for group in groups])
+    for rule_id, plans in alone.items():
+        rows = next(frames)
+        if len(plans) > 1:
+            rows = with_denominator(rows, next(frames))
+        wanted = [str(m) for m in _needed(ruleset.get(rule_id), months)]
+        results[rule_id] = rows.filter(pl.col(PERIOD).is_in(wanted)).select(MEASURED)
+    measured = _by_month(results, months)
+    logger.info(
+        "evaluated %d rules for %s from %s on %s in %.2fs",
+        len(chosen),
+        ", ".join(str(m) for m in months),
+        engine.root,
+        engine.name,
+        time.perf_counter() - started,
+    )
+    owners = _owners(engine) if branches else {}
+    return score(chosen, months, measured, missing, tables, branch_ids(engine), branches, owners)
+
+
+def _by_month(
+    results: dict[str, pl.DataFrame], asked: Sequence[Month]
+) -> dict[tuple[str, Month], pl.DataFrame]:
+    measured: dict[tuple[str, Month], pl.DataFrame] = {}
+    for rule_id, frame in results.items():
+        for (period,), part in frame.partition_by(PERIOD, as_dict=True).items():
+            measured[(rule_id, parse_month(str(period)))] = part.drop(PERIOD)
+        for month in asked:
+            measured.setdefault((rule_id, month), frame.clear().drop(PERIOD))
+    return measured

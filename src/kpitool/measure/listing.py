@@ -1,0 +1,123 @@
+"""Rows behind a figure, on any engine: a detection rule's exceptions, a figure's numerator.
+
+Each is a `Listing` plan over the rule's population for one month; the engine runs it and
+only the listed rows come back.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from kpitool.data.schema import DATASETS
+from kpitool.errors import DataError, UsageError
+from kpitool.measure.evaluate import read_tables, source_of
+from kpitool.plan.engine import Engine
+from kpitool.plan.periods import Month
+from kpitool.plan.population import PERIOD_COLUMNS, Missing, population
+from kpitool.plan.steps import Listing, Population
+from kpitool.rules.model import Rule, RuleSet
+
+__all__ = ["exceptions", "numerator_rows"]
+
+
+def _population(rule: Rule, month: Month, engine: Engine, window_override: bool) -> Population:
+    """The population of one month, for listing rows."""
+    period = rule.period
+    spec = rule.exceptions
+    if window_override and spec is not None and spec.window is not None and period is not None:
+        period = period.model_copy(update={"window": spec.window})
+    source = source_of(engine, read_tables(engine))
+    try:
+        return population(rule, source, [month], period=period)
+    except Missing as exc:
+        raise DataError(f"{rule.id}: {exc}") from None
+
+
+def exceptions(
+    engine: Engine,
+    ruleset: RuleSet,
+    rule_id: str,
+    month: Month,
+    *,
+    branches: tuple[str, ...] = (),
+) -> pl.DataFrame:
+    """The exception rows of a detection rule for a month: `branch_id` first, then its columns."""
+    rule = ruleset.get(rule_id)
+    if not rule.detection:
+        raise UsageError(f"rule {rule_id} lists no exceptions (it is not a detection rule)")
+    spec = rule.exceptions
+    pop = _population(rule, month, engine, window_override=True)
+    grouped = spec is not None and bool(spec.group_by)
+    if grouped:
+        assert spec is not None and spec.group_by is not None
+        held = {*spec.group_by, "count", *(["branch_id"] if "branch_id" in pop.columns else [])}
+    else:
+        held = set(pop.columns)
+    show = list(spec.show) if spec is not None else []
+    lead = ["branch_id"] if "branch_id" in held else []
+    plan = Listing(
+        pop,
+        tuple(lead + [c for c in show if c not in lead]),
+        where=None if grouped else (spec.where if spec and spec.where else rule.measure.condition),
+        group_by=tuple(spec.group_by or ()) if spec is not None else (),
+        having=spec.having if spec is not None else None,
+        branches=branches if lead else (),
+    )
+    return engine.collect([plan])[0]
+
+
+def _shown_columns(rule: Rule, columns: list[str]) -> list[str]:
+    """The columns that let a person check a rule's figure by hand."""
+    texts = [
+        rule.where or "",
+        rule.measure.of or "",
+        rule.measure.condition or "",
+        *rule.columns.values(),
+        *rule.window_columns.values(),
+    ]
+    wanted = {
+        "branch_id",
+        *([rule.period.date] if rule.period else []),
+        *rule.columns,
+        *rule.window_columns,
+        *(lk.exists or "" for lk in rule.lookups),
+    }
+    for lookup in rule.lookups:
+        wanted |= set(lookup.columns)
+    key = DATASETS[rule.dataset].key[:1] if rule.entities is None else (rule.entities.key,)
+    wanted |= set(key)
+    if rule.entities is not None:
+        wanted |= set(rule.entities.columns)
+    if rule.measure.kind == "coverage":
+        wanted.add("covered")
+    wanted |= {c for c in columns if any(c in text for text in texts)}
+    return [c for c in columns if c in wanted]
+
+
+def numerator_rows(
+    engine: Engine,
+    ruleset: RuleSet,
+    rule_id: str,
+    month: Month,
+    *,
+    branch: str | None = None,
+    limit: int = 10,
+) -> pl.DataFrame:
+    """The first rows behind a rule's numerator (its population, for means and ratios)."""
+    rule = ruleset.get(rule_id)
+    pop = _population(rule, month, engine, window_override=False)
+    where = None
+    if rule.measure.condition and rule.measure.kind in ("share", "detection", "count_distinct"):
+        where = rule.measure.condition
+    elif rule.measure.kind == "coverage":
+        where = "covered"
+    shown = [c for c in _shown_columns(rule, sorted(pop.columns)) if c not in PERIOD_COLUMNS]
+    plan = Listing(
+        pop,
+        tuple(shown),
+        in_frame_order=True,
+        where=where,
+        branches=(branch,) if branch is not None and "branch_id" in pop.columns else (),
+        limit=limit,
+    )
+    return engine.collect([plan])[0]

@@ -1,0 +1,257 @@
+"""A rule's population as neutral steps, for many periods in one plan.
+
+Every row is joined to the evaluated periods it counts in (its window: the month itself, the
+quarter or year to date, as-of, or the last 24 months), carrying the period's dates as
+columns; parameters such as `:period_end` read those columns, so one plan serves every
+period, and grouping by `__period` splits them again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from kpitool.plan.analysis import entities_by_year, uses_parameters
+from kpitool.plan.periods import Month
+from kpitool.plan.steps import (
+    MONTH_INDEX,
+    PERIOD,
+    ApplyLookup,
+    Covered,
+    Derive,
+    Entities,
+    Filter,
+    InBucket,
+    Inline,
+    InPeriods,
+    InYears,
+    JoinTable,
+    KeepDates,
+    MonthIndex,
+    PeriodDates,
+    Population,
+    Scan,
+    Step,
+)
+from kpitool.rules.model import PeriodSpec, Rule, WindowKind
+
+__all__ = [
+    "PERIOD_COLUMNS",
+    "PERIOD_DATES",
+    "Deadlines",
+    "Missing",
+    "Source",
+    "monthly_rows",
+    "periods_table",
+    "population",
+]
+
+PERIOD_COLUMNS = (
+    PERIOD,
+    "__pm",
+    "__lo_quarter",
+    "__lo_ytd",
+    "__lo_rolling_24m",
+    "__year",
+    "__period_start",
+    "__period_end",
+    "__quarter_start",
+    "__year_start",
+)
+"""The periods table's columns, which every population row carries after `InPeriods`."""
+PERIOD_DATES = (PERIOD, *PERIOD_COLUMNS[5:])
+"""The columns `PeriodDates` joins back after entities were grouped."""
+
+Deadlines = Callable[[str], tuple[Inline, dt.date | None]]
+"""rule id → (branch_id → deadline table, the default deadline) from the targets rows."""
+
+
+class Missing(Exception):
+    """A dataset a rule needs is absent: the rule is n/a with this reason."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """What the plan needs to know of the data: which datasets exist, with which columns."""
+
+    columns: Callable[[str], frozenset[str] | None]
+    """A dataset's column names, None when the data has no such dataset."""
+    deadlines: Deadlines
+
+    def require(self, name: str) -> frozenset[str]:
+        found = self.columns(name)
+        if found is None:
+            raise Missing(f"dataset missing: {name}")
+        return found
+
+
+def _index(month: Month) -> int:
+    return month.year * 12 + month.month - 1
+
+
+def periods_table(months: Sequence[Month]) -> Inline:
+    """One row per evaluated month: its label, index, window bounds and dates."""
+    rows = []
+    for m in sorted(set(months)):
+        rows.append(
+            (
+                str(m),
+                _index(m),
+                _index(Month(m.year, m.quarter_first_day.month)),
+                _index(Month(m.year, 1)),
+                _index(m) - 23,
+                str(m.year),
+                m.first_day,
+                m.last_day,
+                m.quarter_first_day,
+                m.year_first_day,
+            )
+        )
+    kinds = ("str", "int", "int", "int", "int", "str", "date", "date", "date", "date")
+    return Inline(tuple(zip(PERIOD_COLUMNS, kinds, strict=True)), tuple(rows))  # type: ignore[arg-type]
+
+
+def _bounds(window: WindowKind, months: Sequence[Month]) -> tuple[dt.date | None, dt.date]:
+    """The dates some month's window holds, as one closed range."""
+    windows = [m.window(window) for m in months]
+    starts = [w.start for w in windows if w.start is not None]
+    start = min(starts) if len(starts) == len(windows) else None
+    return start, max(w.end for w in windows)
+
+
+class _Builder:
+    """Steps appended in order, with the columns they leave."""
+
+    def __init__(self, source: Source, months: Sequence[Month]) -> None:
+        self.source = source
+        self.months = list(months)
+        self.steps: list[Step] = []
+        self.columns: set[str] = set()
+        self.datasets: set[str] = set()
+
+    def scan(self, name: str) -> None:
+        self.columns = set(self.source.require(name))
+        self.datasets.add(name)
+        self.steps.append(Scan(name))
+
+    def keep_dates(self, spec: PeriodSpec) -> None:
+        start, end = _bounds(spec.window, self.months)
+        self.steps.append(KeepDates(spec.date, start, end))
+
+    def add(self, step: Step, *new: str) -> None:
+        self.steps.append(step)
+        self.columns |= set(new)
+
+    def in_periods(self, spec: PeriodSpec | None) -> None:
+        if spec is not None:
+            self.keep_dates(spec)
+        self.add(InPeriods(spec.date if spec else None, spec.window if spec else "month"))
+        self.columns |= set(PERIOD_COLUMNS)
+
+    def covered(self, rule: Rule, bucket: tuple[int, int] | None) -> None:
+        facts = rule.measure.facts
+        assert facts is not None and facts.key is not None
+        sub = _Builder(self.source, self.months)
+        sub.scan(facts.dataset or rule.dataset)
+        if bucket is not None and rule.entities is not None:
+            sub.add(InBucket(facts.key, *bucket))  # facts of the bucket's keys only
+        sub.in_periods(facts.period)
+        if facts.where:
+            sub.add(Filter(facts.where))
+        self.datasets |= sub.datasets
+        self.add(Covered(sub.build(), facts.key), "covered")
+
+    def build(self) -> Population:
+        return Population(
+            tuple(self.steps),
+            periods_table(self.months),
+            frozenset(self.columns),
+            frozenset(self.datasets),
+        )
+
+
+def _prepared(rule: Rule, b: _Builder, period: PeriodSpec | None) -> None:
+    """The dataset's rows with the rule's lookups, deadline and period-free columns; rows
+    dated outside every period's window are dropped first."""
+    b.scan(rule.dataset)
+    if any("working_days_between" in text.lower() for text in rule.expressions().values()):
+        b.source.require("calendar")
+        b.datasets.add("calendar")
+    added = {"deadline", *rule.columns}
+    added |= {n for lookup in rule.lookups for n in (*lookup.columns, lookup.exists) if n}
+    if period is not None and period.date in b.columns and period.date not in added:
+        b.keep_dates(period)
+    base = set(b.columns)
+    for lookup in rule.lookups:
+        b.source.require(lookup.dataset)
+        b.datasets.add(lookup.dataset)
+        narrow = set(lookup.keys) <= base
+        flag = [lookup.exists] if lookup.exists else []
+        b.add(ApplyLookup(lookup, narrow), *lookup.columns, *flag)
+    if rule.deadline is not None:
+        table, default = b.source.deadlines(rule.deadline.rule)
+        b.add(JoinTable(table, "branch_id", {"deadline": default}), "deadline")
+    for name, text in rule.columns.items():
+        if not uses_parameters(text):
+            b.add(Derive(name, text), name)
+
+
+def monthly_rows(rule: Rule, source: Source, months: Sequence[Month]) -> Population:
+    """The rows of a dated rule that reads no period parameter, unfiltered by its `where`,
+    each with its calendar month's index (`__m`) but not joined to the periods: sums per
+    calendar month add up to any window's sums without repeating rows."""
+    assert rule.period is not None
+    b = _Builder(source, months)
+    _prepared(rule, b, rule.period)
+    b.keep_dates(rule.period)
+    b.add(MonthIndex(rule.period.date), MONTH_INDEX)
+    return b.build()
+
+
+def population(
+    rule: Rule,
+    source: Source,
+    months: Sequence[Month],
+    *,
+    period: PeriodSpec | None = None,
+    bucket: tuple[int, int] | None = None,
+) -> Population:
+    """The rows a rule measures, each tagged with the period (`__period`) it counts in;
+    `period` overrides the rule's (an exception list's own window); `bucket` (i, n) keeps
+    the entities whose key hashes to i mod n."""
+    period = period or rule.period
+    yearly = entities_by_year(rule)
+    b = _Builder(source, months)
+    _prepared(rule, b, period)
+    if bucket is not None and rule.entities is not None:
+        b.add(InBucket(rule.entities.key, *bucket))
+    if yearly:
+        b.add(InYears(), "__year", "__year_start")
+    else:
+        b.in_periods(period)
+    if rule.measure.kind == "coverage" and rule.entities is None:
+        b.covered(rule, bucket)
+    for name, text in rule.columns.items():
+        if uses_parameters(text):
+            b.add(Derive(name, text), name)
+    if rule.where:
+        b.add(Filter(rule.where))
+    if rule.entities is not None:
+        _entities(rule, b, yearly, bucket)
+    for name, text in rule.window_columns.items():
+        b.add(Derive(name, text), name)
+    return b.build()
+
+
+def _entities(rule: Rule, b: _Builder, yearly: bool, bucket: tuple[int, int] | None) -> None:
+    entities = rule.entities
+    assert entities is not None
+    by = "__year" if yearly else PERIOD
+    b.add(Entities(entities.key, by, tuple(entities.columns.items())))
+    b.columns = {entities.key, by, *entities.columns}
+    b.add(PeriodDates(by), *PERIOD_DATES)
+    if rule.measure.kind == "coverage":
+        b.covered(rule, bucket)
+    if entities.where:
+        b.add(Filter(entities.where))

@@ -1,0 +1,316 @@
+"""The neutral plan (`kpitool.plan.steps`) as Polars lazy frames: one handler per step kind."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import polars as pl
+
+from kpitool.data.catalogue import DataSource
+from kpitool.plan.analysis import parsed
+from kpitool.plan.population import PERIOD_DATES
+from kpitool.plan.steps import (
+    MONTH_INDEX,
+    PERIOD,
+    ApplyLookup,
+    Covered,
+    Derive,
+    Entities,
+    Filter,
+    InBucket,
+    Inline,
+    InPeriods,
+    InYears,
+    JoinTable,
+    KeepDates,
+    Listing,
+    MonthIndex,
+    PeriodDates,
+    Population,
+    Scan,
+    Scoped,
+    Step,
+    Summed,
+    Term,
+)
+from kpitool.polars.expressions import WORKDAY_INDEX, to_polars
+
+__all__ = ["Translator"]
+
+_PARAMS: dict[str, pl.Expr] = {
+    "month": pl.col(PERIOD),
+    "year": pl.col("__year"),
+    "period_start": pl.col("__period_start"),
+    "period_end": pl.col("__period_end"),
+    "quarter_start": pl.col("__quarter_start"),
+    "year_start": pl.col("__year_start"),
+}
+_KINDS: dict[str, pl.DataType] = {"str": pl.String(), "int": pl.Int32(), "date": pl.Date()}
+
+
+def inline(table: Inline) -> pl.LazyFrame:
+    """A plan's small table as a Polars frame."""
+    columns = {name: table.column(name) for name in table.names}
+    schema = {name: _KINDS[kind] for name, kind in table.schema}
+    return pl.LazyFrame(columns, schema=schema)
+
+
+class Translator:
+    """Translate populations and plans over one data source; scans are shared across plans."""
+
+    def __init__(self, source: DataSource, workdays: Callable[[], dict[Any, int]]) -> None:
+        self.source = source
+        self.workdays = workdays
+        self.scans: dict[str, pl.LazyFrame] = {}
+
+    def compile(self, text: str, qualified: Mapping[str, str] | None = None) -> pl.Expr:
+        """A rule expression; period parameters read the row's period columns."""
+        params: dict[str, Any] = dict(_PARAMS)
+        if "working_days_between" in text.lower():
+            params[WORKDAY_INDEX] = self.workdays()
+        return to_polars(parsed(text), params, qualified=qualified, partition=[PERIOD])
+
+    def scan(self, name: str) -> pl.LazyFrame:
+        if name not in self.scans:
+            self.scans[name] = self.source.scan(name)
+        return self.scans[name]
+
+    def population(self, pop: Population) -> pl.LazyFrame:
+        frame: pl.LazyFrame | None = None
+        base: pl.LazyFrame | None = None
+        for step in pop.steps:
+            if isinstance(step, Scan):
+                frame = self.scan(step.dataset)
+                continue
+            assert frame is not None
+            if isinstance(step, ApplyLookup) and base is None:
+                base = frame
+            frame = self._step(frame, step, pop, base)
+        assert frame is not None
+        return frame
+
+    def _step(
+        self, frame: pl.LazyFrame, step: Step, pop: Population, base: pl.LazyFrame | None
+    ) -> pl.LazyFrame:
+        if isinstance(step, KeepDates):
+            return frame.filter(_within(frame, step))
+        if isinstance(step, ApplyLookup):
+            assert base is not None
+            return self._lookup(frame, step, base)
+        if isinstance(step, JoinTable):
+            joined = frame.join(inline(step.table), on=step.on, how="left")
+            kinds = dict(step.table.schema)
+            return joined.with_columns(
+                pl.col(name).fill_null(pl.lit(value, dtype=_KINDS[kinds[name]]))
+                for name, value in step.fill.items()
+            )
+        if isinstance(step, Derive):
+            return frame.with_columns(self.compile(step.expr).alias(step.name))
+        if isinstance(step, Filter):
+            return frame.filter(self.compile(step.expr))
+        if isinstance(step, InBucket):
+            return frame.filter(pl.col(step.key).hash(seed=0) % step.count == step.index)
+        if isinstance(step, InPeriods):
+            return _in_periods(frame, step, pop.periods)
+        if isinstance(step, InYears):
+            years = inline(pop.periods).select("__year", "__year_start").unique()
+            return frame.join(years, how="cross")
+        if isinstance(step, MonthIndex):
+            return frame.with_columns(_month_index(pl.col(step.date)).alias(MONTH_INDEX))
+        if isinstance(step, Covered):
+            return self._covered(frame, step)
+        if isinstance(step, Entities):
+            aggs = [self.compile(text).alias(name) for name, text in step.columns]
+            return frame.group_by(step.key, step.by).agg(aggs)
+        if isinstance(step, PeriodDates):
+            dates = inline(pop.periods).select(PERIOD_DATES)
+            return frame.join(dates, on=step.by)
+        raise TypeError(f"unknown step {step!r}")
+
+    def _lookup(self, frame: pl.LazyFrame, step: ApplyLookup, base: pl.LazyFrame) -> pl.LazyFrame:
+        """Copy a lookup's columns or flags; with `narrow`, the other dataset is first cut to
+        the keys the rows hold (a month of callbacks needs a month's policies, not every
+        policy ever sold, made unique)."""
+        lookup = step.lookup
+        other = self.scan(lookup.dataset)
+        if lookup.where:
+            other = other.filter(self.compile(lookup.where))
+        keys = lookup.keys
+        if step.narrow:
+            held = base.select(list(keys)).unique()
+            other = other.join(
+                held,
+                left_on=list(keys.values()),
+                right_on=list(keys),
+                how="semi",
+                maintain_order="left",
+            )
+        on = list(keys)
+        keyed = [pl.col(theirs).alias(mine) for mine, theirs in keys.items()]
+        if lookup.columns:
+            copied = [pl.col(src).alias(new) for new, src in lookup.columns.items()]
+            table = other.select(keyed + copied)
+            table = table.unique(subset=on, keep="first", maintain_order=True)
+            frame = frame.join(table, on=on, how="left")
+        if lookup.exists and lookup.match:
+            names = other.collect_schema().names()
+            qualified = {f"lookup.{c}": f"__lookup_{c}" for c in names}
+            candidates = other.select(keyed + [pl.col(c).alias(f"__lookup_{c}") for c in names])
+            indexed = frame.with_row_index("__row")
+            matched = (
+                indexed.join(candidates, on=on, how="inner")
+                .filter(self.compile(lookup.match, qualified))
+                .select("__row")
+                .unique()
+                .with_columns(pl.lit(True).alias(lookup.exists))
+            )
+            frame = (
+                indexed.join(matched, on="__row", how="left")
+                .with_columns(pl.col(lookup.exists).fill_null(False))
+                .drop("__row")
+            )
+        elif lookup.exists:
+            flags = other.select(keyed).unique().with_columns(pl.lit(True).alias(lookup.exists))
+            frame = frame.join(flags, on=on, how="left").with_columns(
+                pl.col(lookup.exists).fill_null(False)
+            )
+        return frame
+
+    def _covered(self, frame: pl.LazyFrame, step: Covered) -> pl.LazyFrame:
+        rows = self.population(step.facts)
+        flags = (
+            rows.select(pl.col(step.key), pl.col(PERIOD))
+            .unique()
+            .with_columns(pl.lit(True).alias("covered"))
+        )
+        return frame.join(flags, on=[step.key, PERIOD], how="left").with_columns(
+            pl.col("covered").fill_null(False)
+        )
+
+    # plans
+
+    def summed(self, plan: Summed) -> pl.LazyFrame:
+        """The parts' sums per period and finest grain: one scan and one group-by."""
+        frame = self.population(plan.population)
+        sums = [s for part in plan.parts for s in self._sums(part.name, part.figures, part.mask)]
+        keys = [MONTH_INDEX if plan.monthly else PERIOD, *plan.grains]
+        partial = frame.group_by(keys).agg(sums)
+        if plan.monthly is None:
+            return partial
+        names = [str(s.meta.output_name()) for s in sums]
+        step = InPeriods(MONTH_INDEX, plan.monthly)
+        joined = _join_months(partial, step, plan.population.periods)
+        return joined.group_by(PERIOD, *plan.grains).agg(pl.col(names).sum())
+
+    def _sums(self, name: str, figures: Mapping[str, Term], mask: str | None) -> list[pl.Expr]:
+        where = self.compile(mask).fill_null(False) if mask else None
+        sums = []
+        for figure, term in {**figures, "__rows": Term("rows")}.items():
+            if term.expr is None:
+                summed = where.sum() if where is not None else pl.len()
+            else:
+                value = self.compile(term.expr)
+                if term.how == "true":
+                    value = value.fill_null(False)
+                elif term.how == "known":
+                    value = value.is_not_null()
+                summed = (pl.when(where).then(value) if where is not None else value).sum()
+            sums.append(summed.alias(f"{name}:{figure}"))
+        return sums
+
+    def scoped(self, plan: Scoped) -> pl.LazyFrame:
+        """(__period, scope, scope_id, numerator, denominator) per scope."""
+        frame = self.population(plan.population)
+        aggs = [
+            self._aggregate(term).cast(pl.Float64).alias(name)
+            for name, term in plan.part.figures.items()
+        ]
+        parts = []
+        for scope, column in plan.scopes:
+            if column is None:
+                grouped = frame.group_by(PERIOD).agg(aggs).with_columns(scope_id=pl.lit("ALL"))
+            else:
+                grouped = (
+                    frame.filter(pl.col(column).is_not_null())
+                    .group_by(PERIOD, column)
+                    .agg(aggs)
+                    .rename({column: "scope_id"})
+                    .with_columns(pl.col("scope_id").cast(pl.String))
+                )
+            parts.append(
+                grouped.with_columns(pl.lit(scope).alias("scope")).select(
+                    PERIOD, "scope", "scope_id", "numerator", "denominator"
+                )
+            )
+        return pl.concat(parts, how="vertical_relaxed")
+
+    def _aggregate(self, term: Term) -> pl.Expr:
+        if term.expr is None:
+            return pl.len()
+        value = self.compile(term.expr)
+        if term.how == "distinct":
+            kept = value.filter(self.compile(term.where).fill_null(False)) if term.where else value
+            return kept.drop_nulls().n_unique()
+        if term.how == "true":
+            return value.fill_null(False).sum()
+        if term.how == "known":
+            return value.count()
+        return value.sum()
+
+    def listing(self, plan: Listing) -> pl.LazyFrame:
+        frame = self.population(plan.population)
+        if plan.group_by:
+            aggs = [pl.len().cast(pl.Int64).alias("count")]
+            if "branch_id" in plan.population.columns and "branch_id" not in plan.group_by:
+                aggs.append(pl.col("branch_id").min())
+            if plan.having:
+                aggs.append(self.compile(plan.having).alias("__keep"))
+            frame = frame.group_by(list(plan.group_by)).agg(aggs)
+            if plan.having:
+                frame = frame.filter(pl.col("__keep")).drop("__keep")
+        elif plan.where:
+            frame = frame.filter(self.compile(plan.where).fill_null(False))
+        columns = list(plan.columns)
+        if plan.in_frame_order:
+            columns = [c for c in frame.collect_schema().names() if c in plan.columns]
+        frame = frame.select(columns)
+        if plan.branches and "branch_id" in columns:
+            frame = frame.filter(pl.col("branch_id").is_in(list(plan.branches)))
+        frame = frame.sort(columns, nulls_last=True)
+        return frame if plan.limit is None else frame.limit(plan.limit)
+
+
+def _month_index(day: pl.Expr) -> pl.Expr:
+    return day.dt.year().cast(pl.Int32) * 12 + day.dt.month().cast(pl.Int32) - 1
+
+
+def _within(frame: pl.LazyFrame, step: KeepDates) -> pl.Expr:
+    """Plain bounds on the date column (in its own type: a date or a datetime)."""
+    kind = frame.collect_schema()[step.column]
+    day = pl.col(step.column)
+    end = day < pl.lit(step.end + dt.timedelta(days=1)).cast(kind)
+    return end if step.start is None else (day >= pl.lit(step.start).cast(kind)) & end
+
+
+def _in_periods(frame: pl.LazyFrame, step: InPeriods, periods: Inline) -> pl.LazyFrame:
+    if step.date is None:
+        return frame.join(inline(periods), how="cross")
+    indexed = frame.with_columns(_month_index(pl.col(step.date)).alias(MONTH_INDEX))
+    return _join_months(indexed, step, periods)
+
+
+def _join_months(frame: pl.LazyFrame, step: InPeriods, periods: Inline) -> pl.LazyFrame:
+    """Join rows (or monthly sums) indexed by calendar month to the periods whose window
+    holds that month, adding the periods' columns."""
+    table = inline(periods)
+    m = pl.col(MONTH_INDEX)
+    if step.window == "month":
+        joined = frame.join(table, left_on=MONTH_INDEX, right_on="__pm", how="inner")
+        joined = joined.with_columns(m.alias("__pm"))
+    elif step.window == "asof":
+        joined = frame.join_where(table, m <= pl.col("__pm"))
+    else:
+        joined = frame.join_where(table, m >= pl.col(f"__lo_{step.window}"), m <= pl.col("__pm"))
+    return joined.drop(MONTH_INDEX)
