@@ -62,6 +62,7 @@ def measure_set(
     found["floor"] = _child("floor", folder, runs, one)
     found["evaluate_1"] = _child("evaluate", folder, runs, one)
     found["evaluate_12"] = _child("evaluate", folder, year_runs, year)
+    found["evaluate_year"] = _child("evaluate", folder, year_runs, [measures.YEAR[0][:4]])
     if not full:
         return found
     if "duckdb" not in skip:

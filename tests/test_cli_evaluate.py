@@ -75,6 +75,8 @@ def test_evaluate_json_has_the_kpis_md_shape(cli, claims_dir: Path) -> None:
     assert company == {
         "rule_id": "claims.closed_within_5d_rate",
         "period": "2015-03",
+        "period_start": "2015-03-01",
+        "period_end": "2015-03-31",
         "scope": "company",
         "scope_id": "ALL",
         "value": 0.666666666667,  # 2/3 to 12 significant digits
@@ -130,7 +132,7 @@ def test_evaluate_fail_on_passes_when_nothing_fails(cli, claims_dir: Path) -> No
     )
     assert result.exit_code == 0
     lines = result.stdout.strip().splitlines()
-    assert lines[0].startswith("rule_id,period,scope,scope_id,value")
+    assert lines[0].startswith("rule_id,period,period_start,period_end,scope,scope_id,value")
     assert len(lines) == 2 and ",branch,B2,1.0," in lines[1]
 
 
@@ -173,7 +175,7 @@ def test_evaluate_table_shows_chinese_titles(cli, claims_dir: Path) -> None:
     ("args", "message"),
     [
         (["--month", "2015-13"], "month must be 01..12"),
-        (["--month", "March"], "expected YYYY-MM"),
+        (["--month", "March"], "expected one of 2015-03 (month), 2015-04-17"),
         (["--month", "2015-03", "--format", "xml"], "--format 'xml': expected one of"),
         (["--month", "2015-03", "--rule", "claims.closed_in_5d"], "unknown rule id"),
         (["--month", "2015-03", "--format", "parquet"], "--format parquet needs --output"),
@@ -238,10 +240,10 @@ def test_exceptions_of_a_non_detection_rule_is_an_error(cli, claims_dir: Path) -
 
 def test_rules_validate_list_and_show(cli) -> None:
     validate = cli("rules", "validate")
-    assert validate.exit_code == 0 and "31 rules valid" in validate.stdout
+    assert validate.exit_code == 0 and "33 rules valid" in validate.stdout
     listing = cli("rules", "list", "--format", "json")
     ids = [r["id"] for r in json.loads(listing.stdout)]
-    assert "claims.closed_within_5d_rate" in ids and len(ids) == 31
+    assert "claims.closed_within_5d_rate" in ids and len(ids) == 33
     shown = cli("rules", "show", "counter.queue_time_avg")
     assert "minutes_between(arrived_at, called_at)" in shown.stdout
 

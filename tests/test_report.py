@@ -129,11 +129,11 @@ def test_branch_and_company_pdfs_show_names_titles_and_values(tmp_path: Path) ->
     }
     assert set(summary.files) == set(folder.iterdir())
     text = _pdf_text(folder / "B1.pdf")
-    assert "市区营业部" in text and "客服运营月度指标报告" in text
+    assert "市区营业部" in text and "2015年3月 客服运营指标报告" in text
     assert "理赔5日结案率" in text and "66.7%" in text and "≥ 98.0%" in text
     assert "疑似销售人员电话" in text and "138****5678" in text
     company = _pdf_text(folder / "company.pdf")
-    assert "市公司客服运营月度指标汇总" in company and "丰县支公司" in company
+    assert "2015年3月 市公司客服运营指标汇总" in company and "丰县支公司" in company
     # the company's 5-day rate: 3 of 4 = 75.0%
     assert "75.0%" in company
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))

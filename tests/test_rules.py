@@ -52,7 +52,11 @@ def engine(request: pytest.FixtureRequest) -> str:
 def test_rule_case(tmp_path: Path, rule_id: str, case: dict[str, Any], engine: Any) -> None:
     folder = _materialise(tmp_path, case)
     results = evaluate(
-        str(case["month"]), folder, rule_ids=[rule_id], by=case.get("by", ()), engine=engine
+        str(case.get("period", case.get("month"))),
+        folder,
+        rule_ids=[rule_id],
+        by=case.get("by", ()),
+        engine=engine,
     )
     got = {(r["scope"], r["scope_id"]): r for r in results.iter_rows(named=True)}
     for expected in case.get("expect", []):
@@ -67,7 +71,8 @@ def test_rule_case(tmp_path: Path, rule_id: str, case: dict[str, Any], engine: A
             else:
                 assert row[field] == want, f"{key} {field}: {row[field]!r} != {want!r}"
     if "exceptions" in case:
-        listed = exceptions(rule_id, str(case["month"]), folder, unmask=True, engine=engine)
+        period = str(case.get("period", case.get("month")))
+        listed = exceptions(rule_id, period, folder, unmask=True, engine=engine)
         key_column = case["exceptions"]["column"]
         assert sorted(map(str, listed[key_column].to_list())) == sorted(
             map(str, case["exceptions"]["values"])

@@ -32,7 +32,9 @@ _EXPORTS = {
     "RuleError": "kpitool.errors",
     "UsageError": "kpitool.errors",
     "Month": "kpitool.plan.periods",
+    "Period": "kpitool.plan.periods",
     "parse_month": "kpitool.plan.periods",
+    "parse_period": "kpitool.plan.periods",
     "Rule": "kpitool.rules.model",
     "RuleSet": "kpitool.rules.model",
     "load_rules": "kpitool.rules.loader",
@@ -50,6 +52,7 @@ __all__ = [
     "KpiError",
     "Month",
     "OutputError",
+    "Period",
     "Problem",
     "Rule",
     "RuleError",
@@ -65,6 +68,7 @@ __all__ = [
     "open_data",
     "open_engine",
     "parse_month",
+    "parse_period",
     "query",
     "report",
 ]
@@ -91,7 +95,7 @@ if TYPE_CHECKING:
         RuleError,
         UsageError,
     )
-    from kpitool.plan.periods import Month, parse_month
+    from kpitool.plan.periods import Month, Period, parse_month, parse_period
     from kpitool.rules.loader import load_rules
     from kpitool.rules.model import Rule, RuleSet
     from kpitool.sample.generate import generate_sample_data

@@ -26,7 +26,7 @@ from kpitool.data.privacy import mask_frame
 from kpitool.errors import UsageError
 from kpitool.measure import evaluate as evaluating
 from kpitool.measure import listing
-from kpitool.plan.periods import Month, parse_month
+from kpitool.plan.periods import Period, parse_period
 from kpitool.report.render import ReportSummary, render_reports
 from kpitool.rules.loader import load_rules
 from kpitool.rules.model import RuleSet
@@ -44,14 +44,16 @@ __all__ = [
     "report",
 ]
 
-Months = Month | str | Sequence[Month | str]
+Periods = Period | str | Sequence[Period | str]
+"""One period or several: `Period`s or texts in any form of periods.md ("2015-03",
+"2015-04-17", "2015-W16", "2015-Q1", "2015", "2015-01-05..2015-02-20", "last" …)."""
 
 
-def _months(months: Months) -> list[Month]:
-    items = [months] if isinstance(months, Month | str) else list(months)
+def _months(months: Periods) -> list[Period]:
+    items = [months] if isinstance(months, Period | str) else list(months)
     if not items:
-        raise UsageError("no month to evaluate")
-    return [m if isinstance(m, Month) else parse_month(m) for m in items]
+        raise UsageError("no period to evaluate")
+    return [m if isinstance(m, Period) else parse_period(m) for m in items]
 
 
 def _rules(rules: RuleSet | Path | str | None) -> RuleSet:
@@ -59,7 +61,7 @@ def _rules(rules: RuleSet | Path | str | None) -> RuleSet:
 
 
 def evaluate(
-    months: Months,
+    months: Periods,
     data: Data = None,
     rules: RuleSet | Path | str | None = None,
     *,
@@ -83,7 +85,7 @@ def evaluate(
 
 def exceptions(
     rule_id: str,
-    month: Month | str,
+    month: Period | str,
     data: Data = None,
     rules: RuleSet | Path | str | None = None,
     *,
@@ -103,7 +105,7 @@ def exceptions(
 
 def explain(
     rule_id: str,
-    month: Month | str,
+    month: Period | str,
     data: Data = None,
     rules: RuleSet | Path | str | None = None,
     *,
@@ -139,7 +141,7 @@ def query(
 
 
 def report(
-    month: Month | str,
+    month: Period | str,
     data: Data = None,
     rules: RuleSet | Path | str | None = None,
     out: Path | str = Path("out"),
@@ -154,3 +156,14 @@ def report(
     ruleset = _rules(rules)
     opened = open_engine(data, engine, session=session)
     return render_reports(the_month, opened, ruleset, out, **options)
+
+
+def _export_report() -> None:
+    """`kpitool.report` is this function, though a subpackage of that name exists: importing
+    the subpackage (as this module does) sets the package's attribute to the module."""
+    import kpitool
+
+    setattr(kpitool, "report", report)  # noqa: B010
+
+
+_export_report()

@@ -10,7 +10,7 @@ import polars as pl
 from kpitool.measure.evaluate import evaluate
 from kpitool.measure.listing import numerator_rows
 from kpitool.plan.engine import Engine
-from kpitool.plan.periods import Month
+from kpitool.plan.periods import Period
 from kpitool.rules.model import Rule, RuleSet
 
 __all__ = ["Explanation", "explain_figure"]
@@ -29,7 +29,7 @@ def explain_figure(
     engine: Engine,
     ruleset: RuleSet,
     rule_id: str,
-    month: Month,
+    month: Period,
     branch: str | None = None,
     limit: int = 10,
 ) -> Explanation:

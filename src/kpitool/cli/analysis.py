@@ -34,6 +34,7 @@ from kpitool.cli.options import (
     OutputOption,
     RulesOption,
     SparkMasterOption,
+    TrendUnit,
     check_output,
     choice,
     emit,
@@ -45,7 +46,7 @@ from kpitool.cli.options import (
 from kpitool.errors import KpiError
 from kpitool.log import configure_logging
 from kpitool.measure.results import breaches, filter_status, results_to_records
-from kpitool.plan.periods import parse_month
+from kpitool.plan.periods import parse_period, trend_periods
 from kpitool.rules.loader import load_rules
 
 
@@ -126,8 +127,17 @@ def evaluate_command(
         typer.Option("--status", help="Show only results with this status (repeatable)."),
     ] = None,
     trend: Annotated[
-        bool, typer.Option("--trend", help="Every month of the year to date, side by side.")
+        bool,
+        typer.Option(
+            "--trend",
+            help="The period's parts side by side: a month's year to date, a quarter's or a "
+            "year's months, a week's or a month to date's days (see --trend-by).",
+        ),
     ] = False,
+    trend_by: Annotated[
+        TrendUnit | None,
+        typer.Option("--trend-by", help="With --trend: split the period by month, week or day."),
+    ] = None,
     fmt: FormatOption = "table",
     output: OutputOption = None,
     fail_on: Annotated[
@@ -140,9 +150,9 @@ def evaluate_command(
     engine: EngineOption = None,
     spark_master: SparkMasterOption = None,
 ) -> None:
-    """Evaluate the KPI rules for a month, per company and branch.
+    """Evaluate the KPI rules for a period, per company and branch.
 
-    Example: kpitool evaluate --month 2015-03 --rule claims. --format json
+    Example: kpitool evaluate --period 2015-04-17 --rule cleanup. --by channel
     """
     choice(fmt, ("table", "csv", "json", "parquet"), "--format")
     check_output(fmt, output)
@@ -154,9 +164,9 @@ def evaluate_command(
     if fail_on is not None:
         choice(fail_on, ("warn", "fail"), "--fail-on")
     ruleset = load_rules(cfg["rules"])
-    the_month = parse_month(month)
+    the_month = parse_period(month)
     results = api.evaluate(
-        the_month.months_of_year_to_date() if trend else the_month,
+        trend_periods(the_month, trend_by.value if trend_by else None) if trend else the_month,
         cfg["data"],
         ruleset,
         branches=branch,

@@ -22,6 +22,7 @@ from kpitool.report.format import (
     describe_target,
     format_target,
     format_value,
+    short_label,
 )
 from kpitool.rules.model import RuleSet
 
@@ -82,21 +83,30 @@ def results_table(results: pl.DataFrame, rules: RuleSet, lang: Lang = "zh") -> T
 
 
 def trend_table(results: pl.DataFrame, rules: RuleSet, lang: Lang = "zh") -> Group:
-    """Months side by side: a small table per rule, a row per scope, failures marked.
-
-    Cells are compact (whole percents) so a year fits an 80-column terminal.
-    """
-    periods = sorted(results["period"].unique().to_list())
-    one_year = len({p[:4] for p in periods}) == 1
+    """Sub-periods side by side: a small table per rule, its company target per column, a
+    row per scope, failures marked (with the decimals that decide a status)."""
+    spans = results.select("period", "period_start", "period_end").unique().sort("period_start")
+    periods = spans["period"].to_list()
+    one_year = spans["period_start"].dt.year().n_unique() == 1 and (
+        spans["period_end"].dt.year().n_unique() == 1
+    )
+    headers = {
+        row["period"]: short_label(row["period_start"], row["period_end"], one_year)
+        for row in spans.iter_rows(named=True)
+    }
     cells: dict[str, dict[str, dict[str, str]]] = {}
     for row in results.iter_rows(named=True):
         rule = rules.get(row["rule_id"])
         scope = "ALL" if row["scope"] == "company" else row["scope_id"]
+        by_scope = cells.setdefault(row["rule_id"], {})
+        if row["scope"] == "company" and row["target"] is not None:
+            target = format_value(row["target"], rule.unit, lang, compact=True)
+            by_scope.setdefault(_TARGET[lang], {})[row["period"]] = target + " "
         status = row["status"]
         bad = status in ("warn", "fail")
         mark = f"[{STATUS_STYLES[status]}]{STATUS_SYMBOLS[status]}[/]" if bad else " "
-        value = format_value(row["value"], rule.unit, lang, compact=True)
-        cells.setdefault(row["rule_id"], {}).setdefault(scope, {})[row["period"]] = value + mark
+        value = format_value(row["value"], rule.unit, lang, compact=True, near=row["target"])
+        by_scope.setdefault(scope, {})[row["period"]] = value + mark
     tables = []
     for rule_id, by_scope in cells.items():
         rule = rules.get(rule_id)
@@ -111,11 +121,14 @@ def trend_table(results: pl.DataFrame, rules: RuleSet, lang: Lang = "zh") -> Gro
         )
         table.add_column("范围" if lang == "zh" else "Scope", no_wrap=True, min_width=5)
         for period in periods:
-            table.add_column(period[5:] if one_year else period, justify="right", no_wrap=True)
+            table.add_column(headers[period], justify="right", no_wrap=True)
         for scope, by_period in by_scope.items():
             table.add_row(scope, *(by_period.get(p, "") for p in periods))
         tables.append(table)
     return Group(*tables)
+
+
+_TARGET = {"zh": "目标", "en": "target"}
 
 
 def frame_table(frame: pl.DataFrame, title: str = "") -> Table:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "OutputOption",
     "RulesOption",
     "SparkMasterOption",
+    "TrendUnit",
     "check_output",
     "choice",
     "emit",
@@ -64,9 +66,26 @@ def settings(ctx: typer.Context, **given: Any) -> Config:
     return load_config(config_file, given)
 
 
+class TrendUnit(StrEnum):
+    """What a trend splits a period into."""
+
+    month = "month"
+    week = "week"
+    day = "day"
+
+
 MonthOption = Annotated[
     str,
-    typer.Option("--month", "-m", help="Month to evaluate: YYYY-MM, or 'last' (previous month)."),
+    typer.Option(
+        "--period",
+        "--month",
+        "-p",
+        "-m",
+        metavar="PERIOD",
+        help="Period: 2015-03, 2015-04-17 (month to that day), 2015-W16, 2015-Q1, 2015, "
+        "2015-01-05..2015-02-20, last, yesterday, last-week, last-quarter or last-year "
+        "(--month is the same option).",
+    ),
 ]
 BranchOption = Annotated[
     list[str] | None, typer.Option("--branch", "-b", help="Limit to this branch id (repeatable).")

@@ -18,10 +18,10 @@ from kpitool.errors import DataError
 from kpitool.log import logger
 from kpitool.measure.scoring import prior_month, score
 from kpitool.measure.targets import TargetTables
-from kpitool.plan.analysis import denominator_rule, scopes
+from kpitool.plan.analysis import denominator_rule, pair_unit, scopes
 from kpitool.plan.engine import Engine
 from kpitool.plan.measures import MEASURED, Grouping, scoped, summable, with_denominator
-from kpitool.plan.periods import Month, parse_month
+from kpitool.plan.periods import Period
 from kpitool.plan.population import Missing, Source, population
 from kpitool.plan.steps import PERIOD, Inline, Part, Plan, Scoped, Term
 from kpitool.rules.model import Rule, RuleSet
@@ -71,12 +71,44 @@ def source_of(engine: Engine, tables: TargetTables) -> Source:
     return Source(engine.columns, deadlines)
 
 
-def _needed(rule: Rule, asked: Sequence[Month]) -> list[Month]:
-    """The asked months and those the rule's prior-period target reads."""
+def _needed(rule: Rule, asked: Sequence[Period]) -> list[Period]:
+    """The asked periods and those the rule's prior-period target reads."""
     return sorted(set(asked) | {p for m in asked if (p := prior_month(rule, m)) is not None})
 
 
-def scoped_plans(rule: Rule, source: Source, months: list[Month], found: list[str]) -> list[Plan]:
+def _split(rule: Rule, periods: Sequence[Period]) -> dict[Period, list[Period]]:
+    """The periods that count (entity, quarter) or (entity, month) pairs, with their parts:
+    a long period adds up its parts' numerators and denominators (periods.md)."""
+    unit = pair_unit(rule)
+    if unit is None:
+        return {}
+    found = {p: p.parts(unit) for p in periods}  # type: ignore[arg-type]
+    return {p: parts for p, parts in found.items() if len(parts) > 1}
+
+
+def _measured_periods(rule: Rule, asked: Sequence[Period]) -> list[Period]:
+    """What a rule is measured for: the needed periods, long ones by their parts."""
+    needed = _needed(rule, asked)
+    split = _split(rule, needed)
+    return sorted({part for p in needed for part in split.get(p, [p])})
+
+
+def _joined(
+    rule: Rule, asked: Sequence[Period], measured: dict[tuple[str, Period], pl.DataFrame]
+) -> None:
+    """Each long period's rows as the sums of its parts' (per scope)."""
+    for period, parts in _split(rule, _needed(rule, asked)).items():
+        frames = [measured[(rule.id, part)] for part in parts if (rule.id, part) in measured]
+        if not frames:
+            continue
+        rows = pl.concat(frames, how="vertical_relaxed")
+        summed = rows.group_by("scope", "scope_id", maintain_order=True).agg(
+            pl.col("numerator").sum(), pl.col("denominator").sum()
+        )
+        measured[(rule.id, period)] = summed.select(rows.columns)
+
+
+def scoped_plans(rule: Rule, source: Source, months: list[Period], found: list[str]) -> list[Plan]:
     """A distinct count measured per scope, and its denominator when it has one."""
     plans: list[Plan] = [scoped(rule, population(rule, source, months), found)]
     denominator = rule.measure.denominator
@@ -97,7 +129,7 @@ def _held(found: Sequence[str], columns: frozenset[str]) -> list[str]:
 def evaluate(
     engine: Engine,
     ruleset: RuleSet,
-    months: Sequence[Month],
+    months: Sequence[Period],
     *,
     branches: Sequence[str] | None = None,
     rule_ids: Sequence[str] | None = None,
@@ -111,9 +143,9 @@ def evaluate(
     source = source_of(engine, tables)
     grouping = Grouping(source, buckets=engine.buckets, month_by_month=engine.month_by_month)
     alone: dict[str, list[Plan]] = {}
-    missing: dict[tuple[str, Month], str] = {}
+    missing: dict[tuple[str, Period], str] = {}
     for rule in chosen:
-        needed = _needed(rule, months)
+        needed = _measured_periods(rule, months)
         try:
             found = scopes(rule, by, population(rule, source, needed).columns)
             if not summable(rule):
@@ -122,7 +154,8 @@ def evaluate(
             den_columns = population(denominator_rule(rule), source, needed).columns
             grouping.add(rule, needed, found, _held(found, den_columns))
         except Missing as exc:
-            missing.update({(rule.id, m): str(exc) for m in needed})
+            every = {*needed, *_needed(rule, months)}
+            missing.update({(rule.id, m): str(exc) for m in every})
     groups = grouping.build()
     flat = [plan for group in groups for plan in group] + [p for ps in alone.values() for p in ps]
     frames = iter(engine.collect(flat))
@@ -131,9 +164,11 @@ def evaluate(
         rows = next(frames)
         if len(plans) > 1:
             rows = with_denominator(rows, next(frames))
-        wanted = [str(m) for m in _needed(ruleset.get(rule_id), months)]
+        wanted = [str(m) for m in _measured_periods(ruleset.get(rule_id), months)]
         results[rule_id] = rows.filter(pl.col(PERIOD).is_in(wanted)).select(MEASURED)
-    measured = _by_month(results, months)
+    measured = _by_month(results, months, ruleset)
+    for rule in chosen:
+        _joined(rule, months, measured)
     logger.info(
         "evaluated %d rules for %s from %s on %s in %.2fs",
         len(chosen),
@@ -147,12 +182,13 @@ def evaluate(
 
 
 def _by_month(
-    results: dict[str, pl.DataFrame], asked: Sequence[Month]
-) -> dict[tuple[str, Month], pl.DataFrame]:
-    measured: dict[tuple[str, Month], pl.DataFrame] = {}
+    results: dict[str, pl.DataFrame], asked: Sequence[Period], rules: RuleSet
+) -> dict[tuple[str, Period], pl.DataFrame]:
+    measured: dict[tuple[str, Period], pl.DataFrame] = {}
     for rule_id, frame in results.items():
-        for (period,), part in frame.partition_by(PERIOD, as_dict=True).items():
-            measured[(rule_id, parse_month(str(period)))] = part.drop(PERIOD)
-        for month in asked:
-            measured.setdefault((rule_id, month), frame.clear().drop(PERIOD))
+        periods = {str(p): p for p in _measured_periods(rules.get(rule_id), asked)}
+        for (label,), part in frame.partition_by(PERIOD, as_dict=True).items():
+            measured[(rule_id, periods[str(label)])] = part.drop(PERIOD)
+        for period in asked:
+            measured.setdefault((rule_id, period), frame.clear().drop(PERIOD))
     return measured

@@ -12,7 +12,7 @@ from kpitool.data.schema import DATASETS
 from kpitool.errors import DataError, UsageError
 from kpitool.measure.evaluate import read_tables, source_of
 from kpitool.plan.engine import Engine
-from kpitool.plan.periods import Month
+from kpitool.plan.periods import Period
 from kpitool.plan.population import PERIOD_COLUMNS, Missing, population
 from kpitool.plan.steps import Listing, Population
 from kpitool.rules.model import Rule, RuleSet
@@ -20,7 +20,7 @@ from kpitool.rules.model import Rule, RuleSet
 __all__ = ["exceptions", "numerator_rows"]
 
 
-def _population(rule: Rule, month: Month, engine: Engine, window_override: bool) -> Population:
+def _population(rule: Rule, month: Period, engine: Engine, window_override: bool) -> Population:
     """The population of one month, for listing rows."""
     period = rule.period
     spec = rule.exceptions
@@ -37,7 +37,7 @@ def exceptions(
     engine: Engine,
     ruleset: RuleSet,
     rule_id: str,
-    month: Month,
+    month: Period,
     *,
     branches: tuple[str, ...] = (),
 ) -> pl.DataFrame:
@@ -98,7 +98,7 @@ def numerator_rows(
     engine: Engine,
     ruleset: RuleSet,
     rule_id: str,
-    month: Month,
+    month: Period,
     *,
     branch: str | None = None,
     limit: int = 10,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import math
@@ -31,6 +32,8 @@ STATUS_ORDER = {"pass": 0, "n/a": 1, "warn": 2, "fail": 3}
 RESULT_SCHEMA: dict[str, pl.DataType] = {
     "rule_id": pl.String(),
     "period": pl.String(),
+    "period_start": pl.Date(),
+    "period_end": pl.Date(),
     "scope": pl.String(),
     "scope_id": pl.String(),
     "value": pl.Float64(),
@@ -47,6 +50,8 @@ RESULT_SCHEMA: dict[str, pl.DataType] = {
 _JSON_FIELDS = (
     "rule_id",
     "period",
+    "period_start",
+    "period_end",
     "scope",
     "scope_id",
     "value",
@@ -69,6 +74,8 @@ def _clean(value: Any) -> Any:
         if math.isnan(value) or math.isinf(value):
             return None
         return float(f"{value:.12g}")
+    if isinstance(value, dt.date):
+        return value.isoformat()
     return value
 
 

@@ -15,7 +15,7 @@ import polars as pl
 
 from kpitool.measure.results import RESULT_SCHEMA
 from kpitool.measure.targets import TargetTables, judge, resolve_target
-from kpitool.plan.periods import Month
+from kpitool.plan.periods import Month, Period
 from kpitool.rules.model import Rule
 
 __all__ = ["measure_value", "prior_month", "score"]
@@ -57,7 +57,7 @@ class _RememberedTables(TargetTables):
             self.rows[(rule_id, own)] = super().target_rows(rule_id, own) if known else []
         return self.rows[(rule_id, own)]
 
-    def benchmark(self, rule_id: str, month: Month) -> float | None:
+    def benchmark(self, rule_id: str, month: Period) -> float | None:
         if (rule_id, str(month)) not in self.marks:
             self.marks[(rule_id, str(month))] = super().benchmark(rule_id, month)
         return self.marks[(rule_id, str(month))]
@@ -75,7 +75,7 @@ def measure_value(rule: Rule, numerator: float | None, denominator: float | None
     return numerator
 
 
-def prior_month(rule: Rule, month: Month) -> Month | None:
+def prior_month(rule: Rule, month: Period) -> Period | None:
     """The earlier month a rule's prior-period target reads, if it has one."""
     if rule.target is None or rule.target.prior is None:
         return None
@@ -84,13 +84,13 @@ def prior_month(rule: Rule, month: Month) -> Month | None:
     return month.previous()
 
 
-def _months_between(start: Month, end: Month) -> int:
+def _months_between(start: Period, end: Period) -> int:
     return (end.year - start.year) * 12 + end.month - start.month
 
 
 def _score_row(
     rule: Rule,
-    month: Month,
+    month: Period,
     scope: str,
     scope_id: str,
     numerator: float | None,
@@ -105,7 +105,7 @@ def _score_row(
         deadline = tables.deadline(rule.deadline.rule, branch_id)
         if deadline is None:
             value, reason = None, "no deadline"
-        elif month < Month(deadline.year, deadline.month):
+        elif month.end < deadline.replace(day=1):
             value, reason = None, "before the deadline's month"
     prior_value = None
     if rule.target is not None and rule.target.prior is not None:
@@ -131,6 +131,8 @@ def _score_row(
     return {
         "rule_id": rule.id,
         "period": str(month),
+        "period_start": month.start,
+        "period_end": month.end,
         "scope": scope,
         "scope_id": scope_id,
         "value": value,
@@ -148,9 +150,9 @@ def _score_row(
 
 def score(
     rules: Sequence[Rule],
-    months: Sequence[Month],
-    measured: dict[tuple[str, Month], pl.DataFrame],
-    missing: dict[tuple[str, Month], str],
+    months: Sequence[Period],
+    measured: dict[tuple[str, Period], pl.DataFrame],
+    missing: dict[tuple[str, Period], str],
     tables: TargetTables,
     all_branches: Sequence[str],
     branches: Sequence[str] | None,
@@ -212,7 +214,7 @@ def _expected(rule: Rule, branches: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def _prior_values(
-    rule: Rule, month: Month, measured: dict[tuple[str, Month], pl.DataFrame]
+    rule: Rule, month: Period, measured: dict[tuple[str, Period], pl.DataFrame]
 ) -> dict[tuple[str, str], float | None]:
     """The values of the earlier period a prior-period target compares with, per scope."""
     earlier = prior_month(rule, month)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from kpitool.plan.periods import Month
+from kpitool.plan.periods import Period
 from kpitool.rules.model import Rule, Target
 
 __all__ = ["ResolvedTarget", "TargetTables", "judge", "resolve_target"]
@@ -56,12 +56,13 @@ class TargetTables:
             .cast(schema)  # type: ignore[arg-type]
         )
 
-    def benchmark(self, rule_id: str, month: Month) -> float | None:
-        """The benchmark of the month ("2015-03"), else of the year ("2015")."""
+    def benchmark(self, rule_id: str, month: Period) -> float | None:
+        """The benchmark of the period's label, else of its end's month ("2015-03"), else of
+        its end's year ("2015")."""
         if self.benchmarks is None:
             return None
         rows = self.benchmarks.filter(pl.col("rule_id") == rule_id)
-        for period in (str(month), str(month.year)):
+        for period in (str(month), f"{month.year:04d}-{month.month:02d}", str(month.year)):
             hit = rows.filter(pl.col("period") == period)["value"].drop_nulls()
             if len(hit):
                 return float(hit[0])
@@ -98,7 +99,7 @@ def _milestone(rows: list[tuple[dt.date, float]], as_of: dt.date) -> ResolvedTar
 
 def resolve_target(
     rule: Rule,
-    month: Month,
+    month: Period,
     branch_id: str | None,
     tables: TargetTables,
     prior_value: float | None,

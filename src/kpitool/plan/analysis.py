@@ -21,6 +21,7 @@ __all__ = [
     "datasets_of",
     "denominator_rule",
     "entities_by_year",
+    "pair_unit",
     "parameters",
     "parsed",
     "scopes",
@@ -56,6 +57,18 @@ def entities_by_year(rule: Rule) -> bool:
         return False
     texts = [rule.where, *rule.columns.values(), *rule.entities.columns.values()]
     return all(parameters(text) <= _YEARLY for text in texts if text)
+
+
+def pair_unit(rule: Rule) -> str | None:
+    """What a rule counts once each over a long period (periods.md): (entity, quarter) pairs
+    for a quarter window, (entity, month) pairs for a rule reading `:month` (appraisals)."""
+    facts = rule.measure.facts
+    windows = [spec.window for spec in (rule.period, facts.period if facts else None) if spec]
+    if "quarter" in windows:
+        return "quarter"
+    if any("month" in parameters(text) for text in rule.expressions().values()):
+        return "month"
+    return None
 
 
 def bucketable(rule: Rule) -> bool:

@@ -23,7 +23,7 @@ from kpitool.plan.analysis import (
     entities_by_year,
     uses_parameters,
 )
-from kpitool.plan.periods import Month
+from kpitool.plan.periods import Period
 from kpitool.plan.population import Source, monthly_rows, population
 from kpitool.plan.steps import PERIOD, Part, Plan, Population, Scoped, Summed, Term
 from kpitool.rules.model import Rule
@@ -73,7 +73,7 @@ class _Member:
     part: Part
     rule: Rule
     """The rule whose population the part reads (the denominator's own for a ratio)."""
-    months: tuple[Month, ...]
+    months: tuple[Period, ...]
     scopes: tuple[str, ...]
 
     @property
@@ -92,6 +92,7 @@ class _Member:
         texts += [text for lookup in rule.lookups for text in (lookup.where, lookup.match)]
         return (
             rule.period is not None
+            and all(m.is_calendar_month for m in self.months)
             and rule.entities is None
             and not rule.window_columns
             and rule.measure.kind != "coverage"
@@ -123,7 +124,7 @@ class _Group:
     members: list[_Member] = field(default_factory=list)
 
     @property
-    def months(self) -> list[Month]:
+    def months(self) -> list[Period]:
         return sorted({m for member in self.members for m in member.months})
 
     @property
@@ -150,7 +151,7 @@ class Grouping:
         self.plans: list[tuple[_Group, list[Summed]]] = []
 
     def add(
-        self, rule: Rule, months: Sequence[Month], scopes: Sequence[str], den_scopes: Sequence[str]
+        self, rule: Rule, months: Sequence[Period], scopes: Sequence[str], den_scopes: Sequence[str]
     ) -> None:
         """A rule for `months`, reported for `scopes` (its denominator for `den_scopes`)."""
         self.months[rule.id] = [str(m) for m in months]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kpitool.plan.analysis import entities_by_year, uses_parameters
-from kpitool.plan.periods import Month
+from kpitool.plan.periods import Period
 from kpitool.plan.steps import (
     MONTH_INDEX,
     PERIOD,
@@ -37,11 +37,14 @@ from kpitool.plan.steps import (
 from kpitool.rules.model import PeriodSpec, Rule, WindowKind
 
 __all__ = [
+    "PARAM_COLUMNS",
     "PERIOD_COLUMNS",
     "PERIOD_DATES",
+    "WINDOW_START",
     "Deadlines",
     "Missing",
     "Source",
+    "by_day",
     "monthly_rows",
     "periods_table",
     "population",
@@ -53,15 +56,47 @@ PERIOD_COLUMNS = (
     "__lo_quarter",
     "__lo_ytd",
     "__lo_rolling_24m",
+    "__lo_month",
+    "__year",
+    "__period_start",
+    "__period_end",
+    "__quarter_start",
+    "__year_start",
+    "__from_quarter",
+    "__from_rolling_24m",
+    "__month",
+)
+"""The periods table's columns, which every population row carries after `InPeriods`:
+month indexes for the coarse join of a row's month, dates for a period of days."""
+PERIOD_DATES = (
+    PERIOD,
     "__year",
     "__period_start",
     "__period_end",
     "__quarter_start",
     "__year_start",
 )
-"""The periods table's columns, which every population row carries after `InPeriods`."""
-PERIOD_DATES = (PERIOD, *PERIOD_COLUMNS[5:])
 """The columns `PeriodDates` joins back after entities were grouped."""
+
+PARAM_COLUMNS: dict[str, str] = {
+    "month": "__month",
+    "year": "__year",
+    "period_start": "__period_start",
+    "period_end": "__period_end",
+    "quarter_start": "__quarter_start",
+    "year_start": "__year_start",
+}
+"""Each rule parameter (`:period_end` …) → the periods table's column holding its value;
+`:month` is the month of the period's end (`YYYY-MM`, appraisals' period)."""
+
+WINDOW_START: dict[str, str | None] = {
+    "month": "__period_start",
+    "quarter": "__from_quarter",
+    "ytd": "__year_start",
+    "rolling_24m": "__from_rolling_24m",
+    "asof": None,
+}
+"""The periods table's column where each window starts (as-of windows have no start)."""
 
 Deadlines = Callable[[str], tuple[Inline, dt.date | None]]
 """rule id → (branch_id → deadline table, the default deadline) from the targets rows."""
@@ -86,33 +121,44 @@ class Source:
         return found
 
 
-def _index(month: Month) -> int:
-    return month.year * 12 + month.month - 1
+def _index(day: dt.date) -> int:
+    return day.year * 12 + day.month - 1
 
 
-def periods_table(months: Sequence[Month]) -> Inline:
-    """One row per evaluated month: its label, index, window bounds and dates."""
+def periods_table(periods: Sequence[Period]) -> Inline:
+    """One row per evaluated period: its label, month indexes, window bounds and dates."""
     rows = []
-    for m in sorted(set(months)):
+    for p in sorted(set(periods)):
+        quarter, rolling = p.window("quarter").start, p.window("rolling_24m").start
+        assert quarter is not None and rolling is not None
         rows.append(
             (
-                str(m),
-                _index(m),
-                _index(Month(m.year, m.quarter_first_day.month)),
-                _index(Month(m.year, 1)),
-                _index(m) - 23,
-                str(m.year),
-                m.first_day,
-                m.last_day,
-                m.quarter_first_day,
-                m.year_first_day,
+                str(p),
+                _index(p.end),
+                _index(quarter),
+                _index(p.year_first_day),
+                _index(rolling),
+                _index(p.start),
+                str(p.year),
+                p.start,
+                p.end,
+                p.quarter_first_day,
+                p.year_first_day,
+                quarter,
+                rolling,
+                f"{p.year:04d}-{p.month:02d}",
             )
         )
-    kinds = ("str", "int", "int", "int", "int", "str", "date", "date", "date", "date")
+    kinds = ("str", *("int",) * 5, "str", *("date",) * 6, "str")
     return Inline(tuple(zip(PERIOD_COLUMNS, kinds, strict=True)), tuple(rows))  # type: ignore[arg-type]
 
 
-def _bounds(window: WindowKind, months: Sequence[Month]) -> tuple[dt.date | None, dt.date]:
+def by_day(periods: Sequence[Period]) -> bool:
+    """Whether some period is not a calendar month, so windows end (or start) mid-month."""
+    return not all(p.is_calendar_month for p in periods)
+
+
+def _bounds(window: WindowKind, months: Sequence[Period]) -> tuple[dt.date | None, dt.date]:
     """The dates some month's window holds, as one closed range."""
     windows = [m.window(window) for m in months]
     starts = [w.start for w in windows if w.start is not None]
@@ -123,7 +169,7 @@ def _bounds(window: WindowKind, months: Sequence[Month]) -> tuple[dt.date | None
 class _Builder:
     """Steps appended in order, with the columns they leave."""
 
-    def __init__(self, source: Source, months: Sequence[Month]) -> None:
+    def __init__(self, source: Source, months: Sequence[Period]) -> None:
         self.source = source
         self.months = list(months)
         self.steps: list[Step] = []
@@ -146,7 +192,8 @@ class _Builder:
     def in_periods(self, spec: PeriodSpec | None) -> None:
         if spec is not None:
             self.keep_dates(spec)
-        self.add(InPeriods(spec.date if spec else None, spec.window if spec else "month"))
+        window = spec.window if spec else "month"
+        self.add(InPeriods(spec.date if spec else None, window, by_day(self.months)))
         self.columns |= set(PERIOD_COLUMNS)
 
     def covered(self, rule: Rule, bucket: tuple[int, int] | None) -> None:
@@ -197,7 +244,7 @@ def _prepared(rule: Rule, b: _Builder, period: PeriodSpec | None) -> None:
             b.add(Derive(name, text), name)
 
 
-def monthly_rows(rule: Rule, source: Source, months: Sequence[Month]) -> Population:
+def monthly_rows(rule: Rule, source: Source, months: Sequence[Period]) -> Population:
     """The rows of a dated rule that reads no period parameter, unfiltered by its `where`,
     each with its calendar month's index (`__m`) but not joined to the periods: sums per
     calendar month add up to any window's sums without repeating rows."""
@@ -212,7 +259,7 @@ def monthly_rows(rule: Rule, source: Source, months: Sequence[Month]) -> Populat
 def population(
     rule: Rule,
     source: Source,
-    months: Sequence[Month],
+    months: Sequence[Period],
     *,
     period: PeriodSpec | None = None,
     bucket: tuple[int, int] | None = None,

@@ -134,6 +134,9 @@ class InPeriods:
 
     date: str | None
     window: WindowKind
+    by_day: bool = False
+    """Periods of days (not calendar months): rows are then also kept by their date within
+    each period's window (`__from_<window>` .. `__period_end`)."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import polars as pl
 
 from kpitool.data.catalogue import DataSource
 from kpitool.plan.analysis import parsed
-from kpitool.plan.population import PERIOD_DATES
+from kpitool.plan.population import PARAM_COLUMNS, PERIOD_DATES, WINDOW_START
 from kpitool.plan.steps import (
     MONTH_INDEX,
     PERIOD,
@@ -39,14 +39,7 @@ from kpitool.polars.expressions import WORKDAY_INDEX, to_polars
 
 __all__ = ["Translator"]
 
-_PARAMS: dict[str, pl.Expr] = {
-    "month": pl.col(PERIOD),
-    "year": pl.col("__year"),
-    "period_start": pl.col("__period_start"),
-    "period_end": pl.col("__period_end"),
-    "quarter_start": pl.col("__quarter_start"),
-    "year_start": pl.col("__year_start"),
-}
+_PARAMS: dict[str, pl.Expr] = {name: pl.col(c) for name, c in PARAM_COLUMNS.items()}
 _KINDS: dict[str, pl.DataType] = {"str": pl.String(), "int": pl.Int32(), "date": pl.Date()}
 
 
@@ -298,15 +291,22 @@ def _in_periods(frame: pl.LazyFrame, step: InPeriods, periods: Inline) -> pl.Laz
     if step.date is None:
         return frame.join(inline(periods), how="cross")
     indexed = frame.with_columns(_month_index(pl.col(step.date)).alias(MONTH_INDEX))
-    return _join_months(indexed, step, periods)
+    joined = _join_months(indexed, step, periods)
+    if not step.by_day:
+        return joined
+    day = pl.col(step.date).cast(pl.Date)
+    kept = day <= pl.col("__period_end")
+    start = WINDOW_START[step.window]
+    return joined.filter(kept if start is None else kept & (day >= pl.col(start)))
 
 
 def _join_months(frame: pl.LazyFrame, step: InPeriods, periods: Inline) -> pl.LazyFrame:
     """Join rows (or monthly sums) indexed by calendar month to the periods whose window
-    holds that month, adding the periods' columns."""
+    holds that month, adding the periods' columns (for periods of days, every period whose
+    window touches the month)."""
     table = inline(periods)
     m = pl.col(MONTH_INDEX)
-    if step.window == "month":
+    if step.window == "month" and not step.by_day:
         joined = frame.join(table, left_on=MONTH_INDEX, right_on="__pm", how="inner")
         joined = joined.with_columns(m.alias("__pm"))
     elif step.window == "asof":

@@ -49,6 +49,11 @@ def _tick_label(value: float, percent: bool, step: float) -> str:
     return f"{text}%" if percent else text
 
 
+def _axis(label: str) -> str:
+    """An x-axis label: a month of the year as 03 (YYYY-MM), anything else as given."""
+    return label[5:] if len(label) == 7 and label[4] == "-" else label
+
+
 def _svg(width: float, height: float, body: list[str]) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_number(width)}pt" '
@@ -122,7 +127,7 @@ def trend_svg(
         f'y2="{axis_y}" stroke="{_INK}" stroke-width="0.6"/>'
     )
     for i, month in enumerate(months):
-        body.append(_text(x_of(i), height - 4, month[5:]))
+        body.append(_text(x_of(i), height - 4, _axis(month)))
     steps = [(x_of(i + dx), v) for i, v in enumerate(series[2]) for dx in (-0.5, 0.5)]
     styles = (
         (steps, f'stroke="{_TARGET}" stroke-width="1" stroke-dasharray="1 1.5"'),
@@ -159,7 +164,7 @@ def bar_svg(months: Sequence[str], counts: Sequence[int], label: str) -> str:
             f'height="{_number(bar_h)}" fill="{_BAR}"/>'
         )
         body.append(_text(middle, y - 2, str(count), extra=' font-size="6.5"'))
-        body.append(_text(middle, height - 4, month[5:]))
+        body.append(_text(middle, height - 4, _axis(month)))
     axis_y = _number(top + plot_h)
     body.append(
         f'<line x1="{_number(left)}" x2="{_number(width - right)}" y1="{axis_y}" '

@@ -8,10 +8,11 @@ from typing import Any
 
 import polars as pl
 
-from kpitool.plan.periods import Month
+from kpitool.plan.periods import Period, trend_periods
 from kpitool.report.charts import bar_svg, trend_svg
-from kpitool.report.format import Lang, format_target, format_value
+from kpitool.report.format import Lang, format_target, format_value, short_label
 from kpitool.report.labels import COLUMNS, LABELS, REASONS, STATUS_MARKS, translate_value
+from kpitool.report.progress import Progress, progress_charts, task_table
 from kpitool.rules.model import Rule, RuleSet
 
 __all__ = ["ReportData", "branch_context", "company_context"]
@@ -27,15 +28,18 @@ tables rather than one table too wide for the page."""
 class ReportData:
     """Everything the pages of one month are made from."""
 
-    month: Month
+    month: Period
     rules: RuleSet
     results: pl.DataFrame
     exceptions: dict[str, pl.DataFrame]
     branches: list[dict[str, str]]
     quality: list[str]
     lang: Lang
+    progress: Progress | None = None
 
-    def value(self, rule_id: str, month: Month, scope: str, scope_id: str) -> dict[str, Any] | None:
+    def value(
+        self, rule_id: str, month: Period, scope: str, scope_id: str
+    ) -> dict[str, Any] | None:
         """The result row of a rule, month and scope (None when there is none)."""
         return self._index.get((rule_id, str(month), scope, scope_id))
 
@@ -92,7 +96,7 @@ def _scorecard(data: ReportData, scope: str, scope_id: str) -> list[dict[str, An
         if row is None:
             continue
         last_month = data.value(rule.id, data.month.previous(), scope, scope_id)
-        last_year = data.value(rule.id, data.month.same_month_last_year(), scope, scope_id)
+        last_year = data.value(rule.id, data.month.same_period_last_year(), scope, scope_id)
         d_month = _delta(rule, row["value"], last_month["value"] if last_month else None)
         d_year = _delta(rule, row["value"], last_year["value"] if last_year else None)
         status = row["status"]
@@ -130,9 +134,14 @@ def _scorecard(data: ReportData, scope: str, scope_id: str) -> list[dict[str, An
     return rows
 
 
+def _labels(periods: list[Period]) -> list[str]:
+    one_year = len({p.start.year for p in periods} | {p.end.year for p in periods}) == 1
+    return [short_label(p.start, p.end, one_year) for p in periods]
+
+
 def _charts(data: ReportData, branch_id: str) -> list[dict[str, str]]:
     L, lang = LABELS[data.lang], data.lang
-    months = data.month.months_of_year_to_date()
+    months = trend_periods(data.month)
     charts = []
     for rule in data.rules:
         mine = [data.value(rule.id, m, "branch", branch_id) for m in months]
@@ -140,7 +149,7 @@ def _charts(data: ReportData, branch_id: str) -> list[dict[str, str]]:
             continue
         company = [data.value(rule.id, m, "company", "ALL") for m in months]
         svg = trend_svg(
-            [str(m) for m in months],
+            _labels(months),
             [r["value"] if r else None for r in mine],
             [r["value"] if r else None for r in company],
             [r["target"] if r else None for r in mine],
@@ -197,7 +206,16 @@ def branch_context(data: ReportData, branch: dict[str, str]) -> dict[str, Any]:
         "charts": _charts(data, branch["id"]),
         "exceptions": _exception_blocks(data, branch["id"]),
         "quality": data.quality,
+        "progress_charts": progress_charts(data.progress, data.rules, branch["id"], data.lang),
+        "vs_previous": _vs_previous(data),
     }
+
+
+def _vs_previous(data: ReportData) -> str:
+    """The change column's header: against the previous period of the same kind."""
+    L, kind = LABELS[data.lang], data.month.kind
+    key = {"month": "vs_last_month", "range": "vs_previous"}.get(kind, f"vs_previous_{kind}")
+    return L[key]
 
 
 def _heat_tables(
@@ -267,7 +285,7 @@ def company_context(data: ReportData) -> dict[str, Any]:
                     "status_label": L[status],
                 }
             )
-    months = data.month.months_of_year_to_date()
+    months = trend_periods(data.month)
     failures = [
         data.results.filter(
             (pl.col("period") == str(m))
@@ -281,7 +299,11 @@ def company_context(data: ReportData) -> dict[str, Any]:
         "league": league,
         "benchmarks": benchmarks,
         "rows": _scorecard(data, "company", "ALL"),
-        "failures_chart": bar_svg([str(m) for m in months], failures, L["failures"]),
+        "failures_chart": bar_svg(_labels(months), failures, L["failures"]),
         "exceptions": _exception_blocks(data, None),
         "quality": data.quality,
+        "tasks": task_table(
+            data.progress, data.rules, {b["id"]: b["name"] for b in data.branches}, data.lang
+        ),
+        "vs_previous": _vs_previous(data),
     }

@@ -35,11 +35,12 @@ from kpitool.measure.evaluate import evaluate
 from kpitool.measure.listing import exceptions
 from kpitool.output import atomic_write, folder_lock, safe_filename
 from kpitool.plan.engine import Engine
-from kpitool.plan.periods import Month
+from kpitool.plan.periods import Period, trend_periods
 from kpitool.report.context import ReportData, branch_context, company_context
-from kpitool.report.format import Lang
+from kpitool.report.format import Lang, period_title
 from kpitool.report.labels import LABELS
 from kpitool.report.pdf import check_cjk_font, render_pdf
+from kpitool.report.progress import measure_progress
 from kpitool.resources import BUNDLED_TEMPLATES
 from kpitool.rules.model import RuleSet
 
@@ -105,7 +106,7 @@ def _inputs(source: DataSource) -> list[dict[str, Any]]:
     return entries
 
 
-def _as_of(engine: Engine, month: Month) -> str:
+def _as_of(engine: Engine, month: Period) -> str:
     """The latest date in the counter visits or claims up to the month's end (data as-of)."""
     found = [engine.latest(name, column, month.last_day) for name, column in AS_OF_COLUMNS]
     days = [day for day in found if day is not None]
@@ -123,7 +124,7 @@ class _Facts:
     inputs: list[dict[str, Any]]
 
 
-def _facts(engine: Engine, month: Month, lang: Lang) -> _Facts:
+def _facts(engine: Engine, month: Period, lang: Lang) -> _Facts:
     """The report's facts about the data: checked row by row when it is local, else (a URL
     only Spark reaches: hdfs://, s3a:// …) said so on the quality note."""
     branches = engine.reference("branches")
@@ -153,7 +154,7 @@ def _branches(table: pl.DataFrame, wanted: Sequence[str] | None) -> list[dict[st
 
 
 def _exception_lists(
-    month: Month, engine: Engine, ruleset: RuleSet, *, unmask: bool
+    month: Period, engine: Engine, ruleset: RuleSet, *, unmask: bool
 ) -> dict[str, pl.DataFrame]:
     """Every detection rule's exception rows, masked unless `unmask`; rules whose data is
     missing are left out (their scorecard line already says n/a and why)."""
@@ -174,7 +175,7 @@ def _pdf_job(html: str, target: str) -> str:
 
 
 def render_reports(
-    the_month: Month,
+    the_month: Period,
     engine: Engine,
     ruleset: RuleSet,
     out: Path | str = Path("out"),
@@ -206,9 +207,10 @@ def render_reports(
     step = time.perf_counter()
     months = sorted(
         {
-            *the_month.months_of_year_to_date(),
+            *trend_periods(the_month),
+            the_month,
             the_month.previous(),
-            the_month.same_month_last_year(),
+            the_month.same_period_last_year(),
         }
     )
     results = evaluate(engine, ruleset, months)
@@ -216,13 +218,19 @@ def render_reports(
     step = time.perf_counter()
     listed = _exception_lists(the_month, engine, ruleset, unmask=unmask)
     timings["exceptions"] = time.perf_counter() - step
-    report_data = ReportData(the_month, ruleset, results, listed, every, facts.quality, lang)
+    campaign = measure_progress(engine, ruleset, the_month)
+    report_data = ReportData(
+        the_month, ruleset, results, listed, every, facts.quality, lang, campaign
+    )
     generated = (
         "reproducible"
         if reproducible
         else dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
     )
-    common = _common(lang, templates, str(the_month), facts.as_of, generated, ruleset.version)
+    title = period_title(the_month, lang)
+    common = _common(
+        lang, templates, str(the_month), facts.as_of, generated, ruleset.version, title
+    )
     step = time.perf_counter()
     pages = _pages(env, common, report_data, summary.folder, chosen, formats, progress)
     timings["html"] = time.perf_counter() - step
@@ -248,7 +256,13 @@ def render_reports(
 
 
 def _common(
-    lang: Lang, templates: Path | None, period: str, as_of: Any, generated: str, version: str
+    lang: Lang,
+    templates: Path | None,
+    period: str,
+    as_of: Any,
+    generated: str,
+    version: str,
+    title: str = "",
 ) -> dict[str, Any]:
     """What every page's template reads besides its own context."""
     css = BUNDLED_TEMPLATES / "report.css"
@@ -259,6 +273,7 @@ def _common(
         "lang": lang,
         "css": css.read_text(encoding="utf-8"),
         "period": period,
+        "period_title": title,
         "as_of": as_of,
         "generated": generated,
         "version": version,

@@ -221,6 +221,7 @@ def _targets(year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
         {
             "rule_id": [
                 "cleanup.completion_rate",
+                "cleanup.phone_call_rate",
                 "obps.collection_rate",
                 "obps.collection_rate",
                 "cards.autodebit_renewal_rate",
@@ -228,9 +229,9 @@ def _targets(year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
                 "renewal.collection_rate",
                 "renewal.collection_rate",
             ],
-            "branch_id": [None, None, None, None, None, None, "B01"],
-            "period_end": [mid, mid, end, end, end, end, end],
-            "target": [1.0, 0.50, 0.80, 0.40, 0.30, 0.90, 0.92],
+            "branch_id": [None, None, None, None, None, None, None, "B01"],
+            "period_end": [mid, mid, mid, end, end, end, end, end],
+            "target": [1.0, 0.80, 0.50, 0.80, 0.40, 0.30, 0.90, 0.92],
         },
         schema_overrides={"branch_id": pl.String},
     )

@@ -15,7 +15,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from kpitool.plan.analysis import parsed
-from kpitool.plan.population import PERIOD_DATES
+from kpitool.plan.population import PARAM_COLUMNS, PERIOD_DATES, WINDOW_START
 from kpitool.plan.steps import (
     MONTH_INDEX,
     PERIOD,
@@ -43,17 +43,8 @@ from kpitool.plan.steps import (
 )
 from kpitool.spark.expressions import spark_sql
 
-__all__ = ["PARAM_COLUMNS", "Translator", "values_sql"]
+__all__ = ["Translator", "values_sql"]
 
-PARAM_COLUMNS: dict[str, str] = {
-    "month": PERIOD,
-    "year": "__year",
-    "period_start": "__period_start",
-    "period_end": "__period_end",
-    "quarter_start": "__quarter_start",
-    "year_start": "__year_start",
-}
-"""Parameter → the periods table's column holding its value."""
 _SQL_TYPES = {"str": "STRING", "int": "INT", "date": "DATE"}
 
 
@@ -167,7 +158,13 @@ class Translator:
         if step.date is None:
             return frame.crossJoin(months)
         indexed = frame.withColumn(MONTH_INDEX, _month_index(F.col(step.date)))
-        return _join_months(indexed, step.window, months)
+        joined = _join_months(indexed, step.window, months, step.by_day)
+        if not step.by_day:
+            return joined
+        day = F.to_date(F.col(step.date))
+        kept = day <= F.col("__period_end")
+        start = WINDOW_START[step.window]
+        return joined.filter(kept if start is None else kept & (day >= F.col(start)))
 
     def _lookup(self, frame: DataFrame, step: ApplyLookup, base: DataFrame) -> DataFrame:
         """Copy a lookup's columns (the first row in file order on duplicate keys) or flags;
@@ -324,11 +321,16 @@ def _month_index(day: Column) -> Column:
     return (F.year(day) * 12 + F.month(day) - 1).cast("int")
 
 
-def _join_months(frame: DataFrame, window: str, months: DataFrame) -> DataFrame:
+def _join_months(
+    frame: DataFrame, window: str, months: DataFrame, by_day: bool = False
+) -> DataFrame:
     """Join rows (or monthly sums) indexed by calendar month to the periods whose window
-    holds that month, adding the periods' columns."""
+    holds that month, adding the periods' columns (for periods of days, every period whose
+    window touches the month)."""
     m, pm = F.col(MONTH_INDEX), F.col("__pm")
-    if window == "month":
+    if window == "month" and by_day:
+        condition = (m >= F.col("__lo_month")) & (m <= pm)
+    elif window == "month":
         condition = m == pm
     elif window == "asof":
         condition = m <= pm
