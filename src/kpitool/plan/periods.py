@@ -95,4 +95,6 @@ def parse_month(text: str, *, today: dt.date | None = None) -> Month:
     match = _MONTH_RE.match(text)
     if not match:
         raise UsageError(f"--month {text!r}: expected YYYY-MM (e.g. 2015-03) or 'last'")
+    if not 1901 <= int(match.group(1)) <= 9998:  # a report also reads the year before
+        raise UsageError(f"--month {text!r}: the year must be between 1901 and 9998")
     return Month(int(match.group(1)), int(match.group(2)))
