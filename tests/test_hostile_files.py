@@ -1,0 +1,43 @@
+"""Settings, rules and catalogues nested absurdly deep or not UTF-8: one `Error:` line, exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from builders import DEFAULT_BRANCHES, write_dataset
+
+DEEP = 100_000
+
+
+def test_rules_nested_100000_deep(cli, tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "deep.yaml").write_text("x: " + "[" * DEEP + "]" * DEEP + "\n", encoding="utf-8")
+    result = cli("rules", "validate", "--rules", str(rules))
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {rules / 'deep.yaml'}: nested too deeply to be a rules file\n"
+
+
+def test_catalogue_nested_100000_deep(cli, tmp_path: Path) -> None:
+    write_dataset(tmp_path, "branches", DEFAULT_BRANCHES)
+    catalogue = tmp_path / "catalogue.yaml"
+    catalogue.write_text("datasets: " + "[" * DEEP + "]" * DEEP + "\n", encoding="utf-8")
+    result = cli("data", "check", "--data", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {catalogue}: nested too deeply to be a catalogue\n"
+
+
+def test_settings_nested_100000_deep(cli, tmp_path: Path) -> None:
+    config = tmp_path / "kpitool.toml"
+    config.write_text("a = " + "[" * DEEP + "]" * DEEP + "\n", encoding="utf-8")
+    result = cli("--config", str(config), "config", "show")
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {config}: nested too deeply to be a settings file\n"
+
+
+def test_settings_not_utf8(cli, tmp_path: Path) -> None:
+    config = tmp_path / "kpitool.toml"
+    config.write_bytes(b'lang = "\xff\xfe"\n')
+    result = cli("--config", str(config), "config", "show")
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {config}: not UTF-8 text (byte 8)\n"
