@@ -177,3 +177,17 @@ def test_a_lock_that_is_a_symlink_is_refused_without_echoing_its_target(
     assert "not a kpitool lock" in result.stderr
     assert len(result.stderr.splitlines()) == 1
     assert secret.read_text(encoding="utf-8") == "123 s3cr3t-password here"
+
+
+def test_branch_ids_with_the_same_safe_name_get_distinct_reports(cli, tmp_path: Path) -> None:
+    data = _data(tmp_path / "data", county_id="/B1")  # cleans to "B1", like the city's id
+    result = _report(cli, data, tmp_path / "out")
+    assert result.exit_code == 0, result.stderr
+    folder = tmp_path / "out" / "2015-03"
+    suffix = {"B1": "5b950e77", "/B1": "baf26404"}
+    assert sorted(p.name for p in folder.glob("B1*.html")) == sorted(
+        f"B1-{h}.html" for h in suffix.values()
+    )
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert len(set(manifest["outputs"])) == len(manifest["outputs"]) == 3
+    assert "丰县支公司" in (folder / f"B1-{suffix['/B1']}.html").read_text(encoding="utf-8")

@@ -138,8 +138,22 @@ def _facts(engine: Engine, month: Month, lang: Lang) -> _Facts:
     return _Facts(table, _as_of(engine, month), _quality(local, lang), _inputs(local))
 
 
+def _file_names(ids: list[str]) -> dict[str, str]:
+    """A distinct safe file name per branch id: ids that clean to the same name (`B/08`,
+    `B_08`) get a short hash of the id added, so no report overwrites another."""
+    cleaned = {b: safe_filename(b) for b in ids}
+    taken: dict[str, int] = {}
+    for name in cleaned.values():
+        taken[name] = taken.get(name, 0) + 1
+    return {
+        b: name if taken[name] == 1 else f"{name}-{hashlib.sha256(b.encode()).hexdigest()[:8]}"
+        for b, name in cleaned.items()
+    }
+
+
 def _branches(table: pl.DataFrame, wanted: Sequence[str] | None) -> list[dict[str, str]]:
-    branches = [{"id": b, "name": n, "file": safe_filename(b)} for b, n in table.iter_rows()]
+    files = _file_names([b for b, _ in table.iter_rows()])
+    branches = [{"id": b, "name": n, "file": files[b]} for b, n in table.iter_rows()]
     if wanted:
         known = {b["id"] for b in branches}
         unknown = [w for w in wanted if w not in known]
