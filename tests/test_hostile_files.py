@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from builders import DEFAULT_BRANCHES, write_dataset
 
 DEEP = 100_000
@@ -41,3 +43,40 @@ def test_settings_not_utf8(cli, tmp_path: Path) -> None:
     result = cli("--config", str(config), "config", "show")
     assert result.exit_code == 2
     assert result.stderr == f"Error: {config}: not UTF-8 text (byte 8)\n"
+
+
+RULE = """section: "9.9"
+title: {{zh: "试", en: "Test"}}
+rules:
+  - id: claims.probe
+    title: {{zh: "试", en: "Probe"}}
+    description: {{zh: "试", en: "Probe"}}
+    dataset: claims
+    period: {{date: reported_at}}
+    where: "{where}"
+    measure: {{kind: share, condition: "closed_at IS NOT NULL"}}
+    unit: rate
+    target: {{op: ">=", value: 0.5}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("where", "construct"),
+    [
+        ("claim_id IN (SELECT claim_id FROM claims)", "subqueries are not allowed"),
+        ("(SELECT 1) = 1", "subqueries are not allowed"),
+        ("read_csv('/etc/passwd') IS NOT NULL", "READ_CSV"),
+        ("REGEXP_LIKE(claim_id, 'c.*')", "REGEXP_LIKE"),
+    ],
+)
+def test_rule_sql_outside_the_allow_list_fails_validation(
+    cli, tmp_path: Path, where: str, construct: str
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "probe.yaml").write_text(RULE.format(where=where), encoding="utf-8")
+    result = cli("rules", "validate", "--rules", str(rules))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {rules / 'probe.yaml'}: claims.probe: where:")
+    assert construct in result.stderr
+    assert len(result.stderr.splitlines()) == 1
