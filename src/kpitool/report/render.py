@@ -9,11 +9,14 @@ temporary name and renamed, so a run killed at any moment leaves the previous re
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import datetime as dt
 import hashlib
 import json
 import multiprocessing
 import os
+import signal
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -182,6 +185,16 @@ def _exception_lists(
     return listed
 
 
+def _die_with_parent() -> None:
+    """In a PDF worker: be killed when the report's process dies (Linux prctl
+    PR_SET_PDEATHSIG), so no worker outlives a killed run and keeps writing."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+
+
 def _pdf_job(html: str, target: str) -> str:
     render_pdf(html, Path(target))
     return target
@@ -337,7 +350,9 @@ def _write(
     context = multiprocessing.get_context("spawn")
     with (
         Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar,
-        cf.ProcessPoolExecutor(max_workers=count, mp_context=context) as pool,
+        cf.ProcessPoolExecutor(
+            max_workers=count, mp_context=context, initializer=_die_with_parent
+        ) as pool,
     ):
         task = bar.add_task("PDF", total=len(jobs))
         for done in cf.as_completed([pool.submit(_pdf_job, *job) for job in jobs]):
