@@ -80,3 +80,20 @@ def test_rule_sql_outside_the_allow_list_fails_validation(
     assert result.stderr.startswith(f"Error: {rules / 'probe.yaml'}: claims.probe: where:")
     assert construct in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_folder_with_the_same_month_as_csv_and_parquet_is_refused(cli, tmp_path: Path) -> None:
+    write_dataset(tmp_path, "branches", DEFAULT_BRANCHES)
+    write_dataset(tmp_path, "claims", [{"claim_id": "c1", "branch_id": "B1"}])
+    folder = tmp_path / "claims"
+    folder.mkdir()
+    (tmp_path / "claims.parquet").rename(folder / "2015-03.parquet")
+    (folder / "2015-03.csv").write_text(
+        cli("query", "SELECT * FROM claims", "--data", str(tmp_path), "-f", "csv").stdout,
+        encoding="utf-8",
+    )
+    result = cli("query", "SELECT COUNT(*) AS n FROM claims", "--data", str(tmp_path), "-f", "csv")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {folder}: 2015-03.csv and 2015-03.parquet hold the same part; keep one of them\n"
+    )

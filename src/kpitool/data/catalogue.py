@@ -37,6 +37,20 @@ def is_url(text: str) -> bool:
 _SUFFIXES = (".parquet", ".csv")
 
 
+def _distinct_stems(files: list[Path]) -> list[Path]:
+    """A folder dataset's files, refusing `2015-03.csv` beside `2015-03.parquet`: the same
+    month twice would double its rows."""
+    seen: dict[str, Path] = {}
+    for path in files:
+        if path.stem in seen:
+            raise DataError(
+                f"{path.parent}: {seen[path.stem].name} and {path.name} hold the same part; "
+                "keep one of them"
+            )
+        seen[path.stem] = path
+    return files
+
+
 class SourceSpec(BaseModel):
     """How one dataset is stored: files, format, encoding and the spelling of its values."""
 
@@ -142,10 +156,12 @@ class DataSource:
                 return [single]
         folder = self.root / name
         if folder.is_dir():
-            return sorted(
-                p
-                for p in folder.iterdir()
-                if p.suffix in _SUFFIXES and p.is_file() and not p.name.startswith(".")
+            return _distinct_stems(
+                sorted(
+                    p
+                    for p in folder.iterdir()
+                    if p.suffix in _SUFFIXES and p.is_file() and not p.name.startswith(".")
+                )
             )
         return []
 
