@@ -131,3 +131,19 @@ def test_random_csv_bytes_give_a_result_or_a_clean_error(
         evaluate("2015-03", source, rule_ids=["claims.closed_within_5d_rate"])
     except KpiError as exc:
         assert "\n" not in str(exc)
+
+
+def test_a_huge_value_is_quoted_short(cli, sample: Path) -> None:
+    (sample / "claims.parquet").unlink()
+    huge = "x" * 1_000_000
+    (sample / "claims.csv").write_text(
+        CLAIMS_HEADER + GOOD_ROW.replace(",100,", f",{huge},"), encoding="utf-8"
+    )
+    result = cli("evaluate", "-m", "2015-03", "--rule", "claims.", "--data", str(sample))
+    assert result.exit_code == 2
+    quoted = "'" + "x" * 78 + "… (1000000 chars) is not a valid float"
+    assert result.stderr.endswith(f"column claimed_amount: {quoted}\n")
+    assert len(result.stderr) < 400
+    check = cli("data", "check", "--data", str(sample))
+    assert check.exit_code == 2
+    assert "claimed_amount" in check.stdout and len(check.stdout) < 8000

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from kpitool.data.readers import ROW, parse_column, raw_frame
 from kpitool.data.schema import DATASETS, dataset
-from kpitool.errors import ConfigError, DataError
+from kpitool.errors import ConfigError, DataError, quoted
 
 __all__ = ["CATALOGUE_NAME", "DataSource", "SourceSpec", "is_url", "open_data"]
 
@@ -252,7 +252,7 @@ class DataSource:
                 if bad.height:
                     row, value, _ = bad.row(0)
                     return DataError(
-                        f"{path}: row {row}: column {column.name}: {value!r} is "
+                        f"{path}: row {row}: column {column.name}: {quoted(value)} is "
                         f"not a valid {column.type}"
                     )
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
