@@ -97,3 +97,16 @@ def test_a_folder_with_the_same_month_as_csv_and_parquet_is_refused(cli, tmp_pat
     assert result.stderr == (
         f"Error: {folder}: 2015-03.csv and 2015-03.parquet hold the same part; keep one of them\n"
     )
+
+
+def test_a_catalogue_glob_outside_its_folder_is_a_one_line_error(cli, tmp_path: Path) -> None:
+    write_dataset(tmp_path, "branches", DEFAULT_BRANCHES)
+    (tmp_path / "catalogue.yaml").write_text(
+        "datasets:\n  claims:\n    path: /etc/*\n", encoding="utf-8"
+    )
+    result = cli("query", "SELECT COUNT(*) AS n FROM claims", "--data", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"Error: {tmp_path}: dataset claims: path '/etc/*': a pattern must be relative"
+    )
+    assert len(result.stderr.splitlines()) == 1

@@ -148,7 +148,13 @@ class DataSource:
                     if p.is_file() and p.suffix in _SUFFIXES and not p.name.startswith(".")
                 )
             if any(ch in spec.path for ch in "*?["):
-                return sorted(p for p in self._base.glob(spec.path) if p.is_file())
+                try:
+                    return sorted(p for p in self._base.glob(spec.path) if p.is_file())
+                except (NotImplementedError, ValueError) as exc:  # `/etc/*`: not relative
+                    raise ConfigError(
+                        f"{self.root}: dataset {name}: path {spec.path!r}: a pattern must be "
+                        f"relative to the catalogue's folder ({exc})"
+                    ) from None
             return [target] if target.is_file() else []
         for suffix in _SUFFIXES:
             single = self.root / f"{name}{suffix}"
