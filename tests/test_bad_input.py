@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from kpitool.errors import KpiError
 from kpitool.resources import BUNDLED_DATA
 
+from builders import DEFAULT_BRANCHES, write_dataset
+
 CLAIMS_HEADER = (
     "claim_id,policy_id,branch_id,channel,agent_id,product_line,claim_type,"
     "incident_date,reported_at,closed_at,claimed_amount,paid_amount,expense_amount,"
@@ -131,3 +133,49 @@ def test_random_csv_bytes_give_a_result_or_a_clean_error(
         evaluate("2015-03", source, rule_ids=["claims.closed_within_5d_rate"])
     except KpiError as exc:
         assert "\n" not in str(exc)
+
+
+def test_a_huge_value_is_quoted_short(cli, sample: Path) -> None:
+    (sample / "claims.parquet").unlink()
+    huge = "x" * 1_000_000
+    (sample / "claims.csv").write_text(
+        CLAIMS_HEADER + GOOD_ROW.replace(",100,", f",{huge},"), encoding="utf-8"
+    )
+    result = cli("evaluate", "-m", "2015-03", "--rule", "claims.", "--data", str(sample))
+    assert result.exit_code == 2
+    quoted = "'" + "x" * 78 + "… (1000000 chars) is not a valid float"
+    assert result.stderr.endswith(f"column claimed_amount: {quoted}\n")
+    assert len(result.stderr) < 400
+    check = cli("data", "check", "--data", str(sample))
+    assert check.exit_code == 2
+    assert "claimed_amount" in check.stdout and len(check.stdout) < 8000
+
+
+CALLBACKS_HEADER = "callback_id,policy_id,branch_id,channel,agent_id,called_at,phone,success\n"
+
+
+def _callbacks(folder: Path, *called_at: str) -> Path:
+    write_dataset(folder, "branches", DEFAULT_BRANCHES)
+    rows = [f"k{i},p1,B1,individual,,{at},13812345678,true\n" for i, at in enumerate(called_at)]
+    (folder / "callbacks.csv").write_text(CALLBACKS_HEADER + "".join(rows), encoding="utf-8")
+    return folder
+
+
+def test_iso_8601_datetimes_with_t_and_fractions_are_read(cli, tmp_path: Path) -> None:
+    data = _callbacks(tmp_path, "2015-03-02T09:00:00.000", "2015-03-04 10:30:00.5")
+    sql = "SELECT callback_id, called_at FROM callbacks ORDER BY callback_id"
+    result = cli("query", sql, "--data", str(data), "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "callback_id,called_at",
+        "k0,2015-03-02T09:00:00.000000",
+        "k1,2015-03-04T10:30:00.500000",
+    ]
+
+
+def test_a_datetime_with_an_offset_is_refused_in_one_line(cli, tmp_path: Path) -> None:
+    data = _callbacks(tmp_path, "2015-03-02T09:00:00+08:00")
+    result = cli("query", "SELECT called_at FROM callbacks", "--data", str(data))
+    assert result.exit_code == 2
+    assert "09:00:00+08:00" in result.stderr  # refused, never read as another time
+    assert len(result.stderr.splitlines()) == 1

@@ -176,6 +176,8 @@ def test_evaluate_table_shows_chinese_titles(cli, claims_dir: Path) -> None:
     [
         (["--month", "2015-13"], "month must be 01..12"),
         (["--month", "March"], "expected one of 2015-03 (month), 2015-04-17"),
+        (["--month", "0000-01"], "--period '0000-01': the year must be between 1901 and 9998"),
+        (["--month", "9999-12"], "--period '9999-12': the year must be between 1901 and 9998"),
         (["--month", "2015-03", "--format", "xml"], "--format 'xml': expected one of"),
         (["--month", "2015-03", "--rule", "claims.closed_in_5d"], "unknown rule id"),
         (["--month", "2015-03", "--format", "parquet"], "--format parquet needs --output"),

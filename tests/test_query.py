@@ -81,3 +81,58 @@ def test_query_errors_are_one_line_exit_2(cli, data_dir: Path, sql: str, message
     assert result.exit_code == 2
     assert result.stderr.startswith(message)
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("sql", "refused"),
+    [
+        ("SELECT * FROM read_csv('/etc/passwd')", "read_csv(…) reads files"),
+        ("SELECT * FROM \"read_csv\"('/etc/passwd')", "read_csv(…) reads files"),
+        ("select * from READ_PARQUET ('/tmp/*.parquet')", "READ_PARQUET(…) reads files"),
+        ("SELECT * FROM read_ipc('/no/such/file')", "read_ipc(…) reads files"),
+        (
+            "SELECT * FROM claims WHERE claim_id IN (SELECT a FROM read_ndjson('/x'))",
+            "read_ndjson(…) reads files",
+        ),
+        ("SELECT * FROM csv.`/etc/passwd`", "csv.`…` reads files"),
+        ("CREATE TABLE x AS SELECT 1", "only SELECT (or WITH … SELECT) is allowed, not CREATE"),
+        ("SELECT 1; SELECT * FROM read_csv('/etc/passwd')", "one statement only"),
+        ("SELECT 1 AS a; SELECT 2 AS b", "one statement only"),
+    ],
+)
+def test_query_refuses_what_reads_files_or_is_not_one_select(
+    cli, data_dir: Path, sql: str, refused: str
+) -> None:
+    result = cli("query", sql, "--data", str(data_dir), "--format", "csv")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"Error: query: {refused}")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_file_name_inside_a_string_or_comment_is_not_refused(cli, data_dir: Path) -> None:
+    result = cli(
+        "query",
+        "SELECT 'read_csv(x)' AS note, claim_id FROM claims WHERE claim_id = 'c3' -- read_csv(",
+        "--data",
+        str(data_dir),
+        "--format",
+        "csv",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == ["note,claim_id", "read_csv(x),c3"]
+
+
+def test_query_masks_personal_data_unless_unmask(cli, tmp_path: Path) -> None:
+    write_dataset(tmp_path, "branches", DEFAULT_BRANCHES)
+    write_dataset(
+        tmp_path,
+        "callbacks",
+        [{"callback_id": "k1", "branch_id": "B1", "phone": "13812345678"}],
+    )
+    sql = "SELECT phone, phone AS p FROM callbacks"
+    masked = cli("query", sql, "--data", str(tmp_path), "--format", "csv")
+    assert masked.exit_code == 0, masked.stderr
+    assert masked.stdout.splitlines() == ["phone,p", "138****5678,138****5678"]
+    shown = cli("query", sql, "--data", str(tmp_path), "--format", "csv", "--unmask")
+    assert shown.stdout.splitlines() == ["phone,p", "13812345678,13812345678"]

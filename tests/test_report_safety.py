@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from kpitool.api import report as render_reports
 from test_report import _data, _pdf_text
 
@@ -105,3 +107,56 @@ def test_a_run_killed_while_rendering_leaves_the_previous_report_whole(tmp_path:
     # the next run clears the stale lock and the temporary files
     render_reports("2015-03", data, out=out, formats=["html"], progress=False)
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat_file.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_pdf_workers_die_with_a_killed_report_run(tmp_path: Path) -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the parent-death signal is Linux's")
+    data = _data(tmp_path / "data")
+    out = tmp_path / "out"
+    (out / "2015-03").mkdir(parents=True)
+    run = subprocess.Popen(
+        [
+            *(str(Path(sys.executable).parent / "kpitool"), "report", "-m", "2015-03"),
+            *("--data", str(data), "--out", str(out)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        workers: list[int] = []
+        deadline = time.monotonic() + 120
+        while run.poll() is None and time.monotonic() < deadline:
+            if any(".pdf." in p.name for p in (out / "2015-03").iterdir()):
+                workers = _children(run.pid)
+                break
+            time.sleep(0.01)
+        assert workers, "the run ended before it was caught writing a PDF"
+        os.kill(run.pid, signal.SIGKILL)  # the main process only, not its group
+        run.wait()
+        deadline = time.monotonic() + 15
+        while any(_running(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [w for w in workers if _running(w)]
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)

@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "KpiError", "OutputError", "RuleError", "UsageError"]
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "KpiError",
+    "OutputError",
+    "RuleError",
+    "UsageError",
+    "quoted",
+]
+
+_QUOTED = 80  # characters of a value an error quotes: a 200 MB field stays one short line
+
+
+def quoted(value: Any) -> str:
+    """A value as an error quotes it: repr'd (so one line), cut to about 80 characters."""
+    text = repr(value)
+    return text if len(text) <= _QUOTED else f"{text[: _QUOTED - 1]}… ({len(str(value))} chars)"
 
 
 class KpiError(Exception):

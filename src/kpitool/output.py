@@ -1,11 +1,19 @@
-"""Atomic output: every file kpitool writes appears whole or not at all."""
+"""Atomic output: every file kpitool writes appears whole or not at all.
+
+Regular files (and new paths) are written to a temporary name beside them and renamed;
+devices, FIFOs and `-` (stdout) are written directly, never replaced; a folder is refused.
+Every OSError (a full disk, a read-only mount) becomes a one-line OutputError.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import re
+import shutil
 import socket
+import stat
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -14,24 +22,65 @@ from typing import IO
 
 from kpitool.errors import OutputError
 
-__all__ = ["atomic_path", "atomic_write", "folder_lock", "safe_filename"]
+__all__ = ["atomic_path", "atomic_write", "folder_lock", "safe_filename", "write_error"]
 
 _UNSAFE = re.compile(r"[^0-9A-Za-z._\-\u4e00-\u9fff]+")
+_LOCK_BYTES = 200  # a lock holds "pid host date time"; never read or quote more
+
+
+def write_error(target: Path | str, exc: OSError) -> OutputError:
+    """The one-line error for an OSError while writing `target`."""
+    return OutputError(f"{target}: cannot write: {exc.strerror or exc}")
+
+
+def _kind(target: Path) -> str:
+    """'stdout', 'new', 'file', 'stream' (a character device or FIFO) or 'folder'."""
+    if str(target) == "-":
+        return "stdout"
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        return "new"
+    except OSError as exc:
+        raise write_error(target, exc) from None
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        raise OutputError(f"{target}: is a folder; give a file name")
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return "stream"
+    raise OutputError(f"{target}: not a regular file, a character device or a FIFO")
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path | str) -> Iterator[Path]:
-    """Yield a temporary path beside `target`; on success rename it over `target`.
+def _opened_stream(target: Path, kind: str) -> Iterator[IO[bytes]]:
+    if kind == "stdout":
+        yield sys.stdout.buffer
+        sys.stdout.flush()
+        return
+    with open(target, "wb") as handle:
+        yield handle
 
-    The temporary file lives in the same folder, so the rename is atomic: a reader (or a run
-    killed at any moment) sees the old complete file or the new complete one, never a part.
-    """
-    target = Path(target)
+
+@contextlib.contextmanager
+def _through_temp(target: Path, kind: str) -> Iterator[Path]:
+    """A private temporary file, copied to the device, FIFO or stdout when complete."""
+    fd, tmp_name = tempfile.mkstemp(prefix=".kpitool-output.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise OutputError(f"{target}: cannot write: {exc.strerror or exc}") from exc
+        yield tmp
+        with open(tmp, "rb") as source, _opened_stream(target, kind) as handle:
+            shutil.copyfileobj(source, handle, 1 << 20)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _renamed(target: Path) -> Iterator[Path]:
+    """A temporary file beside `target`, renamed over it when complete (atomic)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -45,13 +94,37 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
         raise
 
 
-def atomic_write(target: Path | str, content: str | bytes, *, encoding: str = "utf-8") -> Path:
-    """Write `content` to `target` atomically and return the target path."""
+@contextlib.contextmanager
+def atomic_path(target: Path | str) -> Iterator[Path]:
+    """Yield a temporary path to write; when done it becomes `target` whole.
+
+    A regular or new `target` gets the file by a rename in its folder, so a reader (or a run
+    killed at any moment) sees the old complete file or the new one, never a part. A device,
+    FIFO or `-` gets the finished bytes copied to it. An OSError becomes an OutputError.
+    """
     target = Path(target)
-    with atomic_path(target) as tmp:
-        handle: IO[bytes]
-        with open(tmp, "wb") as handle:
-            handle.write(content.encode(encoding) if isinstance(content, str) else content)
+    kind = _kind(target)
+    try:
+        with _renamed(target) if kind in ("new", "file") else _through_temp(target, kind) as tmp:
+            yield tmp
+    except OSError as exc:
+        raise write_error(target, exc) from None
+
+
+def atomic_write(target: Path | str, content: str | bytes, *, encoding: str = "utf-8") -> Path:
+    """Write `content` to `target` atomically (a device, FIFO or `-` directly); return it."""
+    target = Path(target)
+    data = content.encode(encoding) if isinstance(content, str) else content
+    kind = _kind(target)
+    try:
+        if kind in ("stdout", "stream"):
+            with _opened_stream(target, kind) as stream:
+                stream.write(data)
+            return target
+        with _renamed(target) as tmp, open(tmp, "wb") as handle:
+            handle.write(data)
+    except OSError as exc:
+        raise write_error(target, exc) from None
     return target
 
 
@@ -73,39 +146,83 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _holder(lock: Path) -> list[str] | None:
+    """The words of a lock file ("pid host date time"), read without following a symlink;
+    None when it vanished. Only printable ASCII is kept, so an error never echoes junk."""
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise OutputError(
+            f"{lock}: not a kpitool lock (a link or a special file: {exc.strerror}); remove it"
+        ) from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OutputError(f"{lock}: not a kpitool lock (not a regular file); remove it")
+        head = handle.read(_LOCK_BYTES).decode("ascii", errors="replace")
+    return "".join(c if c.isprintable() and c.isascii() else " " for c in head).split()
+
+
+def _stale(holder: list[str], host: str) -> bool:
+    """A lock kpitool did not write (empty, garbage) or whose process on this host is gone.
+
+    Locks are created whole (written aside, then linked in), so a partial one is never seen.
+    """
+    if len(holder) < 2 or not holder[0].isdigit():
+        return True
+    pid = int(holder[0])
+    return holder[1] == host and (pid <= 0 or not _alive(pid))
+
+
+def _take(lock: Path, line: str) -> bool:
+    """Create `lock` holding `line` at once: written to a temporary file, then hard-linked
+    (which fails if the lock exists). False when another run holds it."""
+    fd, tmp_name = tempfile.mkstemp(prefix=".kpitool.lock-new.", dir=lock.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(line)
+        os.link(tmp_name, lock)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp_name)
+    return True
+
+
 @contextlib.contextmanager
 def folder_lock(folder: Path) -> Iterator[Path]:
     """Hold `folder/.kpitool.lock` while writing a month's outputs.
 
     A second run for the same folder fails with an OutputError naming the running one; a lock
-    left by a process that no longer runs (on this host) is taken over, and the temporary
-    files a killed run left behind are removed.
+    left by a process that no longer runs (on this host), or one kpitool did not write, is
+    taken over, and the temporary files a killed run left behind are removed.
     """
-    folder.mkdir(parents=True, exist_ok=True)
     lock = folder / ".kpitool.lock"
     host = socket.gethostname()
-    for _attempt in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = lock.read_text(encoding="utf-8", errors="replace").split()
-            pid = int(holder[0]) if holder and holder[0].isdigit() else 0
-            same_host = len(holder) > 1 and holder[1] == host
-            if same_host and pid and not _alive(pid):
+    line = f"{os.getpid()} {host} {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for _attempt in range(3):
+            if _take(lock, line):
+                break
+            holder = _holder(lock)
+            if holder is None or _stale(holder, host):
                 lock.unlink(missing_ok=True)
                 continue
-            since = " ".join(holder[2:]) or "an unknown time"
             raise OutputError(
-                f"{folder}: another kpitool run (pid {pid or '?'} on "
-                f"{holder[1] if len(holder) > 1 else '?'}, since {since}) is "
-                f"writing this month; wait for it or remove {lock} if it is "
-                "gone"
-            ) from None
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(f"{os.getpid()} {host} {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-        break
-    for stale in folder.glob(".*.tmp"):
-        stale.unlink(missing_ok=True)
+                f"{folder}: another kpitool run (pid {holder[0]} on {holder[1]}, since "
+                f"{' '.join(holder[2:4]) or 'an unknown time'}) is writing this month; wait "
+                f"for it or remove {lock} if it is gone"
+            )
+        else:
+            raise OutputError(f"{lock}: could not be taken; remove it if no kpitool runs")
+        for stale in folder.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"{folder}: cannot write the report here: {exc.strerror or exc}"
+        ) from None
     try:
         yield lock
     finally:

@@ -21,6 +21,7 @@ import polars as pl
 
 from kpitool.api.engines import Data, EngineName, open_engine
 from kpitool.api.explanation import Explanation, explain_figure
+from kpitool.api.sql_guard import check_query
 from kpitool.data.check import CheckReport, check_data
 from kpitool.data.privacy import mask_frame
 from kpitool.errors import UsageError
@@ -132,9 +133,11 @@ def query(
     session: Any = None,
     unmask: bool = False,
 ) -> pl.DataFrame:
-    """Run one SQL query over the datasets (tables named as in datasets.md)."""
+    """Run one SELECT over the datasets (tables named as in datasets.md); functions that
+    read files (`read_csv(…)` …) are refused; personal data masked unless `unmask`."""
     if limit is not None and limit < 0:
         raise UsageError(f"--limit {limit}: expected 0 or more")
+    check_query(sql)
     opened = open_engine(data, engine, session=session)
     rows = opened.query(sql, limit=limit)
     return rows if unmask else mask_frame(rows)

@@ -327,6 +327,9 @@ def query_command(
     limit: Annotated[
         int | None, typer.Option("--limit", "-n", help="Return at most this many rows.")
     ] = None,
+    unmask: Annotated[
+        bool, typer.Option("--unmask", help="Show phone numbers, names and ID numbers in full.")
+    ] = False,
     engine: EngineOption = None,
     spark_master: SparkMasterOption = None,
 ) -> None:
@@ -337,7 +340,7 @@ def query_command(
     choice(fmt, ("table", "csv", "json", "parquet"), "--format")
     check_output(fmt, output)
     cfg = settings(ctx, data=data, engine=engine, spark_master=spark_master)
-    frame = api.query(sql, cfg["data"], limit=limit, engine=engine_of(cfg), unmask=True)
+    frame = api.query(sql, cfg["data"], limit=limit, engine=engine_of(cfg), unmask=unmask)
     emit(frame, fmt, output, None, lambda: frame_table(frame))
 
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from kpitool.data.readers import ROW, parse_column, raw_frame
 from kpitool.data.schema import DATASETS, dataset
-from kpitool.errors import ConfigError, DataError
+from kpitool.errors import ConfigError, DataError, quoted
 
 __all__ = ["CATALOGUE_NAME", "DataSource", "SourceSpec", "is_url", "open_data"]
 
@@ -35,6 +35,20 @@ def is_url(text: str) -> bool:
 
 
 _SUFFIXES = (".parquet", ".csv")
+
+
+def _distinct_stems(files: list[Path]) -> list[Path]:
+    """A folder dataset's files, refusing `2015-03.csv` beside `2015-03.parquet`: the same
+    month twice would double its rows."""
+    seen: dict[str, Path] = {}
+    for path in files:
+        if path.stem in seen:
+            raise DataError(
+                f"{path.parent}: {seen[path.stem].name} and {path.name} hold the same part; "
+                "keep one of them"
+            )
+        seen[path.stem] = path
+    return files
 
 
 class SourceSpec(BaseModel):
@@ -79,6 +93,8 @@ def _load_catalogue(path: Path) -> dict[str, SourceSpec]:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a catalogue") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}:" if mark is not None else ""
@@ -132,7 +148,13 @@ class DataSource:
                     if p.is_file() and p.suffix in _SUFFIXES and not p.name.startswith(".")
                 )
             if any(ch in spec.path for ch in "*?["):
-                return sorted(p for p in self._base.glob(spec.path) if p.is_file())
+                try:
+                    return sorted(p for p in self._base.glob(spec.path) if p.is_file())
+                except (NotImplementedError, ValueError) as exc:  # `/etc/*`: not relative
+                    raise ConfigError(
+                        f"{self.root}: dataset {name}: path {spec.path!r}: a pattern must be "
+                        f"relative to the catalogue's folder ({exc})"
+                    ) from None
             return [target] if target.is_file() else []
         for suffix in _SUFFIXES:
             single = self.root / f"{name}{suffix}"
@@ -140,10 +162,12 @@ class DataSource:
                 return [single]
         folder = self.root / name
         if folder.is_dir():
-            return sorted(
-                p
-                for p in folder.iterdir()
-                if p.suffix in _SUFFIXES and p.is_file() and not p.name.startswith(".")
+            return _distinct_stems(
+                sorted(
+                    p
+                    for p in folder.iterdir()
+                    if p.suffix in _SUFFIXES and p.is_file() and not p.name.startswith(".")
+                )
             )
         return []
 
@@ -234,7 +258,7 @@ class DataSource:
                 if bad.height:
                     row, value, _ = bad.row(0)
                     return DataError(
-                        f"{path}: row {row}: column {column.name}: {value!r} is "
+                        f"{path}: row {row}: column {column.name}: {quoted(value)} is "
                         f"not a valid {column.type}"
                     )
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -17,7 +17,7 @@ import polars as pl
 from kpitool.data.catalogue import DataSource
 from kpitool.data.readers import ROW, parse_column
 from kpitool.data.schema import DATASETS, Dataset
-from kpitool.errors import DataError
+from kpitool.errors import DataError, quoted
 
 __all__ = ["CheckReport", "DatasetSummary", "Problem", "check_data"]
 
@@ -161,11 +161,11 @@ def _check_file(source: DataSource, spec: Dataset, path: Path, report: CheckRepo
 def _message(kind: str, column: str, value: Any, spec: Dataset) -> str:
     col = spec.column(column)
     if kind == "unparseable":
-        return f"{value!r} is not a valid {col.type}"
+        return f"{quoted(value)} is not a valid {col.type}"
     if kind == "null":
         return f"{column} is empty but required"
     if kind == "value":
-        return f"{value!r} is not one of {', '.join(col.values or ())}"
+        return f"{quoted(value)} is not one of {', '.join(col.values or ())}"
     first = next(a for a, b in spec.ordered if b == column)
     return f"{column} ({value}) is before {first}"
 

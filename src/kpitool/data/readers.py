@@ -133,6 +133,9 @@ def raw_frame(path: Path, spec: SourceSpec, schema: Dataset) -> pl.LazyFrame:
     return frame.rename(mapping).with_row_index(ROW, offset=1)
 
 
+_ISO_DATETIME = "%Y-%m-%d %H:%M:%S"  # the catalogue's default datetime format
+
+
 def parse_column(text: pl.Expr, column_type: str, spec: SourceSpec, *, strict: bool) -> pl.Expr:
     """Parse a text column to its canonical type with the catalogue's formats.
 
@@ -144,6 +147,11 @@ def parse_column(text: pl.Expr, column_type: str, spec: SourceSpec, *, strict: b
         return as_text
     if column_type == "date":
         return as_text.str.to_date(spec.date_format, strict=strict)
+    if column_type == "datetime" and spec.datetime_format == _ISO_DATETIME:
+        # ISO 8601 as Polars and pandas write it: a `T` and fractional seconds are read too;
+        # an offset (`+08:00`) is not, so it is reported as not a valid datetime.
+        iso = as_text.str.replace(r"^(\d{4}-\d{2}-\d{2})T", "${1} ")
+        return iso.str.to_datetime(f"{_ISO_DATETIME}%.f", time_unit="us", strict=strict)
     if column_type == "datetime":
         return as_text.str.to_datetime(spec.datetime_format, time_unit="us", strict=strict)
     if column_type == "bool":

@@ -6,12 +6,14 @@ import datetime as dt
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
 
+from kpitool.errors import OutputError
 from kpitool.output import atomic_path, atomic_write
 
 __all__ = [
@@ -128,7 +130,12 @@ def write_frame(
         if output is None:
             raise ValueError("parquet needs an output file")
         with atomic_path(output) as tmp:
-            frame.write_parquet(tmp)
+            try:
+                frame.write_parquet(tmp)
+            except pl.exceptions.ComputeError as exc:  # Polars wraps the OSError
+                found = re.search(r"IO error: (.*?) \(os error \d+\)", str(exc))
+                reason = found.group(1) if found else str(exc).strip().splitlines()[0]
+                raise OutputError(f"{output}: cannot write: {reason}") from None
         return None
     if fmt == "csv":
         buffer = io.StringIO()

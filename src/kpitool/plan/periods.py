@@ -250,8 +250,10 @@ class Month(Period):
     def __init__(self, year: int, month: int) -> None:
         if not 1 <= month <= 12:
             raise UsageError(f"month {year}-{month:02d}: month must be 01..12")
-        if not 1 <= year <= 9998:
-            raise UsageError(f"month {year:04d}-{month:02d}: year out of range")
+        if not 1901 <= year <= 9998:
+            raise UsageError(
+                f"month {year:04d}-{month:02d}: the year must be between 1901 and 9998"
+            )
         start = dt.date(year, month, 1)
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", _month_end(start))
@@ -305,6 +307,8 @@ def _relative(text: str, today: dt.date) -> Period | None:
 
 
 def _parsed(kind: str, groups: tuple[str, ...]) -> Period:
+    if not all(1901 <= int(g[:4]) <= 9998 for g in groups if len(g) >= 4):
+        raise UsageError("the year must be between 1901 and 9998")
     if kind == "range":
         start, end = (dt.date.fromisoformat(g) for g in groups)
         return Period(start, end, "range")

@@ -9,11 +9,14 @@ temporary name and renamed, so a run killed at any moment leaves the previous re
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import datetime as dt
 import hashlib
 import json
 import multiprocessing
 import os
+import signal
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -139,8 +142,22 @@ def _facts(engine: Engine, month: Period, lang: Lang) -> _Facts:
     return _Facts(table, _as_of(engine, month), _quality(local, lang), _inputs(local))
 
 
+def _file_names(ids: list[str]) -> dict[str, str]:
+    """A distinct safe file name per branch id: ids that clean to the same name (`B/08`,
+    `B_08`) get a short hash of the id added, so no report overwrites another."""
+    cleaned = {b: safe_filename(b) for b in ids}
+    taken: dict[str, int] = {}
+    for name in cleaned.values():
+        taken[name] = taken.get(name, 0) + 1
+    return {
+        b: name if taken[name] == 1 else f"{name}-{hashlib.sha256(b.encode()).hexdigest()[:8]}"
+        for b, name in cleaned.items()
+    }
+
+
 def _branches(table: pl.DataFrame, wanted: Sequence[str] | None) -> list[dict[str, str]]:
-    branches = [{"id": b, "name": n, "file": safe_filename(b)} for b, n in table.iter_rows()]
+    files = _file_names([b for b, _ in table.iter_rows()])
+    branches = [{"id": b, "name": n, "file": files[b]} for b, n in table.iter_rows()]
     if wanted:
         known = {b["id"] for b in branches}
         unknown = [w for w in wanted if w not in known]
@@ -167,6 +184,16 @@ def _exception_lists(
             except DataError:
                 continue
     return listed
+
+
+def _die_with_parent() -> None:
+    """In a PDF worker: be killed when the report's process dies (Linux prctl
+    PR_SET_PDEATHSIG), so no worker outlives a killed run and keeps writing."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
 
 
 def _pdf_job(html: str, target: str) -> str:
@@ -338,7 +365,9 @@ def _write(
     context = multiprocessing.get_context("spawn")
     with (
         Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar,
-        cf.ProcessPoolExecutor(max_workers=count, mp_context=context) as pool,
+        cf.ProcessPoolExecutor(
+            max_workers=count, mp_context=context, initializer=_die_with_parent
+        ) as pool,
     ):
         task = bar.add_task("PDF", total=len(jobs))
         for done in cf.as_completed([pool.submit(_pdf_job, *job) for job in jobs]):

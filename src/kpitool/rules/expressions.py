@@ -45,6 +45,21 @@ PARAMETERS = (
 CUSTOM_FUNCTIONS = ("MINUTES_BETWEEN", "DAYS_BETWEEN", "WORKING_DAYS_BETWEEN", "CONCAT_WS")
 
 
+_ALLOWED = (
+    # what the engines compile (kpitool.polars.expressions, kpitool.spark.expressions)
+    *(exp.Abs, exp.Add, exp.And, exp.Anonymous, exp.ArgMax, exp.ArgMin, exp.Avg, exp.Between),
+    *(exp.Boolean, exp.Case, exp.Coalesce, exp.Column, exp.ConcatWs, exp.Count, exp.Date),
+    *(exp.Distinct, exp.Div, exp.EQ, exp.Filter, exp.GT, exp.GTE, exp.In, exp.Interval, exp.Is),
+    *(exp.LT, exp.LTE, exp.Length, exp.Literal, exp.Lower, exp.Max, exp.Min, exp.Mod),
+    *(exp.Month, exp.Mul, exp.NEQ, exp.Neg, exp.Not, exp.Null, exp.Or, exp.Paren),
+    *(exp.Placeholder, exp.Star, exp.Sub, exp.Sum, exp.TsOrDsToDate, exp.Upper, exp.Window),
+    *(exp.Year, exp.Cast, exp.DataType),
+    # the parts those are made of
+    *(exp.Identifier, exp.Var, exp.If, exp.Where, exp.Order, exp.Ordered, exp.Tuple),
+    *(exp.WindowSpec, exp.IntervalSpan, exp.DataTypeParam),
+)
+
+
 class ExpressionError(ValueError):
     """An expression that does not parse or uses something kpitool cannot compile."""
 
@@ -65,6 +80,11 @@ def parse_expression(text: str) -> exp.Expression:
             )
         if isinstance(node, exp.Anonymous) and node.name.upper() not in CUSTOM_FUNCTIONS:
             raise ExpressionError(f"unknown function {node.name}()")
+        if isinstance(node, exp.Query | exp.Subquery):
+            raise ExpressionError(f"{text!r}: subqueries are not allowed in a rule")
+        if not isinstance(node, _ALLOWED):
+            what = node.sql()[:40] if isinstance(node, exp.Func) else node.key.upper()
+            raise ExpressionError(f"{text!r}: {what} is not in the rule SQL kpitool runs")
     return cast(exp.Expression, tree)
 
 

@@ -64,6 +64,8 @@ def _load_file(path: Path) -> _RuleFile:
         raise RuleError(f"{path}:{line}: YAML syntax error: {problem}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleError(f"{path}: cannot read: {exc}") from None
+    except RecursionError:
+        raise RuleError(f"{path}: nested too deeply to be a rules file") from None
     if not isinstance(raw, dict):
         raise RuleError(f"{path}: expected a mapping with keys section, title, rules")
     try:
