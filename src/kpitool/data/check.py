@@ -120,7 +120,7 @@ def _check_file(source: DataSource, spec: Dataset, path: Path, report: CheckRepo
                 Problem(
                     "error",
                     spec.name,
-                    str(path),
+                    source.label(spec.name, path),
                     None,
                     required.name,
                     "missing_column",
@@ -148,7 +148,7 @@ def _check_file(source: DataSource, spec: Dataset, path: Path, report: CheckRepo
                 Problem(
                     "error",
                     spec.name,
-                    str(path),
+                    source.label(spec.name, path),
                     row,
                     column,
                     kind,
