@@ -193,6 +193,10 @@ def write_table(
             chosen = formats(row, column) if formats is not None else None
             _write_cell(sheet, r, col, row[column], chosen or defaults[col])
     sheet.freeze_panes(top + 1, 0)
+    sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.fit_to_pages(1, 0)  # printed: as wide as the page, as long as it takes
+    sheet.repeat_rows(top)
     sheet.autofilter(top, 0, top + max(frame.height, 1), max(len(columns) - 1, 0))
     return sheet
 
