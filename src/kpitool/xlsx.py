@@ -55,12 +55,13 @@ Formatter = Callable[[dict[str, Any], str], Format | None]
 
 
 def sheet_name(text: str, used: set[str]) -> str:
-    """A legal, unique sheet name: no []:*?/\\, at most 31 characters, not blank."""
+    """A legal, unique sheet name: no []:*?/\\, at most 31 characters, not blank, no
+    apostrophe at either end."""
     base = _ILLEGAL.sub("_", text).strip("' ") or "Sheet"
-    name, n = base[:31], 2
+    name, n = base[:31].rstrip("' "), 2
     while name.lower() in used:
         suffix = f"~{n}"
-        name, n = base[: 31 - len(suffix)] + suffix, n + 1
+        name, n = base[: 31 - len(suffix)].rstrip("' ") + suffix, n + 1
     used.add(name.lower())
     return name
 
