@@ -10,6 +10,9 @@ the row number Excel shows.
 
 from __future__ import annotations
 
+import html
+import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +26,14 @@ from kpitool.errors import DataError
 if TYPE_CHECKING:
     from kpitool.data.catalogue import SourceSpec
 
-__all__ = ["EXCEL_FORMATS", "EXCEL_SUFFIXES", "ExcelSheet", "is_excel", "read_sheet"]
+__all__ = [
+    "EXCEL_FORMATS",
+    "EXCEL_SUFFIXES",
+    "ExcelSheet",
+    "forget_sheets",
+    "is_excel",
+    "read_sheet",
+]
 
 EXCEL_FORMATS = ("xlsx", "xlsm", "xls", "xlsb", "ods")
 EXCEL_SUFFIXES = tuple(f".{f}" for f in EXCEL_FORMATS)
@@ -90,10 +100,40 @@ def _sheet_index(reader: fastexcel.ExcelReader, path: Path, spec: SourceSpec) ->
         if wanted not in names:
             raise DataError(f"{path}: no sheet {wanted!r} (sheets: {', '.join(names)})")
         return names.index(wanted)
-    for index in range(len(names)):
-        if reader.load_sheet(index, n_rows=0).visible == "visible":
+    if len(names) == 1:
+        return 0
+    hidden = _hidden_sheets(path)
+    for index, name in enumerate(names):
+        if hidden is None and reader.load_sheet(index, n_rows=0).visible == "visible":
+            return index
+        if hidden is not None and name not in hidden:
             return index
     raise DataError(f"{path}: no visible sheet")
+
+
+_SHEET_TAG = re.compile(r"<(?:\w+:)?sheet\b[^>]*>")
+_ATTRIBUTE = re.compile(r'\b(name|state)="([^"]*)"')
+
+
+def _hidden_sheets(path: Path) -> set[str] | None:
+    """The hidden sheets of an xlsx/xlsm workbook, from its workbook.xml alone (asking
+    calamine would parse a sheet in full); None when the file is not such a zip."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            text = archive.read("xl/workbook.xml").decode("utf-8", errors="replace")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
+    hidden = set()
+    for tag in _SHEET_TAG.findall(text):
+        attributes = dict(_ATTRIBUTE.findall(tag))
+        if attributes.get("state") in ("hidden", "veryHidden"):
+            hidden.add(html.unescape(attributes.get("name", "")))
+    return hidden
+
+
+def forget_sheets() -> None:
+    """Drop the cached sheets (a benchmark timing reads, or a long-lived process)."""
+    _CACHE.clear()
 
 
 def _headers(reader: fastexcel.ExcelReader, index: int, header: int, names: list[str]) -> list[str]:
