@@ -61,6 +61,7 @@ def _data(folder: Path) -> Path:
             "claim_id": FORMULA,
             "branch_id": "B2",
             "product_line": "short",
+            "claim_type": "medical",
             "claimed_amount": 3000,
             "reported_at": "2015-03-05",
             "closed_at": "2015-03-06",
@@ -244,6 +245,8 @@ def test_company_workbook_grid_flat_table_and_company_wide_lists(cli, tmp_path: 
     assert rates == [("ALL", pytest.approx(0.8)), ("B1", pytest.approx(2 / 3)), ("B2", 1.0)]
     late = _find(book["超2000元短险必调"], "赔案号", FORMULA)
     assert late["机构代码"].value == "B2" and late["赔案号"].data_type == "s"
+    assert late["出险类型"].value == "医疗"  # the report's words, as in the PDF
+    assert late["报案金额"].value == 3000.0
 
 
 def test_unmask_and_english(cli, tmp_path: Path) -> None:
