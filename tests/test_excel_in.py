@@ -241,3 +241,14 @@ def test_excel_datetime_cells_read_as_datetimes(tmp_path: Path) -> None:
     assert frame["due_at"].to_list() == [dt.datetime(2015, 3, 11, 8, 30), None]
     assert frame["registered"].to_list() == [True, True]
     assert frame.schema["received_at"] == pl.Datetime("us")
+
+
+def test_a_duplicate_key_is_named_by_its_excel_row(cli, tmp_path: Path) -> None:
+    rows = [list(ROWS[0]), list(ROWS[1]), list(ROWS[0])]  # L1 again in Excel row 5
+    _workbook(tmp_path / "理赔清单.xlsx", rows)
+    _catalogue(tmp_path, "理赔清单.xlsx", "    header_row: 2\n")
+    result = cli("data", "check", "--data", str(tmp_path), "--format", "json")
+    problems = [p for p in json.loads(result.stdout)["problems"] if p["kind"] == "duplicate_key"]
+    assert [(p["row"], p["file"]) for p in problems] == [
+        (5, f"{tmp_path / '理赔清单.xlsx'}, sheet 理赔清单")
+    ]
