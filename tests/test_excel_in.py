@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -252,3 +253,20 @@ def test_a_duplicate_key_is_named_by_its_excel_row(cli, tmp_path: Path) -> None:
     assert [(p["row"], p["file"]) for p in problems] == [
         (5, f"{tmp_path / '理赔清单.xlsx'}, sheet 理赔清单")
     ]
+
+
+def test_an_old_xls_workbook_reads_like_the_xlsx(tmp_path: Path) -> None:
+    """tests/files/branches_with_title.xls: sample_data/raw/机构清单.xlsx saved as Excel 97
+    by LibreOffice (title row 1, header row 2)."""
+    from kpitool.resources import BUNDLED_DATA
+
+    shutil.copy(Path(__file__).parent / "files" / "branches_with_title.xls", tmp_path / "b.xls")
+    (tmp_path / "catalogue.yaml").write_text(
+        "datasets:\n  branches:\n    path: b.xls\n    header_row: 2\n"
+        "    columns: {机构代码: branch_id, 机构名称: branch_name, 上级机构: parent_id,"
+        " 机构级别: level}\n",
+        encoding="utf-8",
+    )
+    old = open_data(tmp_path).scan("branches").collect()
+    assert old.equals(open_data(BUNDLED_DATA / "raw").scan("branches").collect())
+    assert old.height == 8 and old["branch_id"][0] == "B01"
