@@ -180,6 +180,65 @@ def spark(folder: Path, runs: int, months: list[str]) -> dict[str, Any]:
     }
 
 
+XLSX_ROWS = 1_000_000
+
+
+def _claims_workbook(folder: Path, rows: int) -> Path:
+    """A sheet of `rows` claims (repeated from the data set) as a core system's workbook,
+    written once beside the data set and reused."""
+    from kpitool.xlsx import write_sheets
+
+    target = folder.parent / f"{folder.name}-claims-{rows}" / "claims.xlsx"
+    if not target.is_file():
+        claims = open_data(folder).scan("claims").head(rows).collect()
+        repeats = -(-rows // max(claims.height, 1))
+        frame = pl.concat([claims] * repeats).head(rows)
+        write_sheets(target, {"claims": frame})
+    return target
+
+
+def xlsx(folder: Path, runs: int, months: list[str], rows: int = XLSX_ROWS) -> dict[str, Any]:
+    """Excel in and out: the read speed of a `rows`-row claims sheet (rows/s, the write
+    speed once when it is made) and `report --format xlsx` for every branch (one run)."""
+    from kpitool.api import report as render_reports  # `kpitool.report` may be the package
+
+    started = time.perf_counter()
+    book = _claims_workbook(folder, rows)
+    made = time.perf_counter() - started
+    read_rows: list[int] = []
+
+    from kpitool.data.excel import forget_sheets
+
+    def read() -> None:
+        forget_sheets()  # time the workbook's read, not the cache
+        read_rows.append(open_data(book.parent).scan("claims").collect().height)
+
+    import fastexcel
+    import xlsxwriter
+
+    times = _timed(read, runs)
+    out = Path(tempfile.mkdtemp(prefix="kpitool-bench-"))
+    try:
+        started = time.perf_counter()
+        summary = render_reports(months[0], folder, out=out, formats=("xlsx",), progress=False)
+        report_total = time.perf_counter() - started
+        sizes = sum(p.stat().st_size for p in summary.files if p.suffix == ".xlsx")
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return {
+        "times": times,
+        "rows": read_rows[-1],
+        "bytes": book.stat().st_size,
+        "made_seconds": made,
+        "report_seconds": report_total,
+        "report_timings": dict(summary.timings),
+        "workbooks": sum(1 for p in summary.files if p.suffix == ".xlsx"),
+        "workbook_bytes": sizes,
+        "fastexcel": fastexcel.__version__,
+        "xlsxwriter": xlsxwriter.__version__,
+    }
+
+
 MEASURES: dict[str, Callable[[Path, int, list[str]], dict[str, Any]]] = {
     "floor": lambda folder, runs, months: floor(folder, runs),
     "evaluate": evaluate_months,
@@ -187,6 +246,7 @@ MEASURES: dict[str, Callable[[Path, int, list[str]], dict[str, Any]]] = {
     "check": check,
     "report": report,
     "spark": spark,
+    "xlsx": xlsx,
 }
 
 

@@ -154,6 +154,24 @@ def _report(m: dict[str, Any]) -> list[str]:
     ]
 
 
+def _xlsx(m: dict[str, Any]) -> list[str]:
+    x = m.get("xlsx")
+    if not x or "error" in x:
+        return ["Excel: not measured." if not x else f"Excel failed: {x['error']}"]
+    t, branches = x["report_timings"], max(x["workbooks"] - 1, 1)
+    return [
+        f"Read: a {x['rows']:,}-row claims sheet ({x['bytes'] / 2**20:.0f} MiB xlsx, written "
+        f"once in {_fmt(x['made_seconds'])}) through the catalogue: {_fmt(x['median'])}, "
+        f"**{x['rows'] / x['median']:,.0f} rows/s** (fastexcel {x['fastexcel']}; peak RSS "
+        f"{_rss(x)}).",
+        "",
+        f"`kpitool report --format xlsx` for {branches} branches and the company: "
+        f"{_fmt(x['report_seconds'])} in all, of which writing the {x['workbooks']} workbooks "
+        f"({x['workbook_bytes'] / 2**20:.1f} MiB, XlsxWriter {x['xlsxwriter']}) "
+        f"{_fmt(t.get('xlsx'))}, {t.get('xlsx', 0.0) / branches:.3f} s per branch.",
+    ]
+
+
 def _check(m: dict[str, Any]) -> list[str]:
     c = m.get("check")
     if not c or "error" in c:
@@ -267,6 +285,10 @@ def render(found: dict[str, Any]) -> str:
         "## Reports",
         "",
         *_report(main),
+        "",
+        "## Excel (xlsx) in and out",
+        "",
+        *_xlsx(main),
         "",
         "## Spark local mode against Polars",
         "",

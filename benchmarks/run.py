@@ -5,8 +5,9 @@ then measures each thing in a child process of its own (benchmarks/measures.py),
 median of several runs: (1) the read floor, a streaming scan of every column the rules read;
 (2) `evaluate` of every catalogue rule for one month; (3) for 12 months; (4) the same rules
 as hand-written DuckDB SQL (benchmarks/duckdb_rules.sql), checked to give the same numbers;
-(5) peak RSS of each; (6) `report` of every branch, HTML and PDF; and (issue 7) the Spark
-engine in local mode. Writes benchmarks/results.md. A benchmark, never a timed test.
+(5) peak RSS of each; (6) `report` of every branch, HTML and PDF; (issue 17) reading a
+1 M-row xlsx sheet and `report --format xlsx`; and (issue 7) the Spark engine in local
+mode. Writes benchmarks/results.md. A benchmark, never a timed test.
 
     python benchmarks/run.py                      # everything (as `make bench`)
     python benchmarks/run.py --scale 1 --branches 20 --skip large,spark,report   # develop
@@ -29,7 +30,7 @@ import measures
 import results
 
 HERE = Path(__file__).resolve().parent
-STEPS = ("floor", "evaluate", "duckdb", "check", "report", "spark", "large")
+STEPS = ("floor", "evaluate", "duckdb", "check", "report", "xlsx", "spark", "large")
 SPARK_SCALE = 10.0  # the mid-size set Spark and Polars are compared on (20 branches)
 SPARK_TIMEOUT = 600.0
 
@@ -72,6 +73,8 @@ def measure_set(
         found["check"] = _child("check", folder, 1, year)
     if "report" not in skip:
         found["report"] = _child("report", folder, 1, one)
+    if "xlsx" not in skip:
+        found["xlsx"] = _child("xlsx", folder, runs, one)
     if "spark" not in skip:
         # Spark against Polars on a mid-size set (both engines, one month and 12), and on
         # this set for one month, given a time limit: local Spark on 2 cores may not finish.

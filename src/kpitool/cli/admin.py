@@ -17,15 +17,19 @@ from kpitool.cli.options import (
     DataOption,
     FormatOption,
     LangOption,
+    OutputOption,
     RulesOption,
+    check_output,
     choice,
     settings,
     stdout,
 )
 from kpitool.data.catalogue import open_data
-from kpitool.data.check import check_data
+from kpitool.data.check import CheckReport, check_data
+from kpitool.errors import UsageError
 from kpitool.rules.loader import load_rules, rule_yaml
 from kpitool.sample.generate import generate_sample_data
+from kpitool.xlsx import write_sheets
 
 __all__ = ["config_app", "data_app", "rules_app", "sample_data_command"]
 
@@ -61,6 +65,30 @@ def config_show(ctx: typer.Context, fmt: FormatOption = "table") -> None:
         stdout.print(frame_table(pl.DataFrame(rows), title="kpitool settings"))
 
 
+_PROBLEM_SCHEMA = {
+    "severity": pl.String,
+    "dataset": pl.String,
+    "file": pl.String,
+    "row": pl.Int64,
+    "column": pl.String,
+    "kind": pl.String,
+    "message": pl.String,
+}
+
+
+def check_frames(report: CheckReport) -> dict[str, pl.DataFrame]:
+    """A data check as the sheets of a workbook: datasets, then every problem listed."""
+    found = report.to_dict()
+    return {
+        "数据集": pl.DataFrame(found["datasets"]),
+        "问题": pl.DataFrame(found["problems"], schema=_PROBLEM_SCHEMA),
+        "问题计数": pl.DataFrame(
+            found["counts"],
+            schema={"dataset": pl.String, "kind": pl.String, "column": pl.String, "rows": pl.Int64},
+        ),
+    }
+
+
 @data_app.command("check")
 def data_check_command(
     ctx: typer.Context,
@@ -73,7 +101,8 @@ def data_check_command(
             "catalogue.yaml in the data directory, if any).",
         ),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or xlsx.")] = "table",
+    output: OutputOption = None,
 ) -> None:
     """Check every dataset: rows, columns, and each problem with file, row and column.
 
@@ -81,10 +110,15 @@ def data_check_command(
 
     Example: kpitool data check --data extracts/ --catalogue extracts/catalogue.yaml
     """
-    choice(fmt, ("table", "json"), "--format")
+    choice(fmt, ("table", "json", "xlsx"), "--format")
+    if fmt != "xlsx" and output is not None:
+        raise UsageError("data check: --output needs --format xlsx")
+    check_output(fmt, output)
     cfg = settings(ctx, data=data, catalogue=catalogue)
     report = check_data(open_data(cfg["data"], cfg["catalogue"]))
-    if fmt == "json":
+    if fmt == "xlsx" and output is not None:
+        write_sheets(output, check_frames(report))
+    elif fmt == "json":
         sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
         stdout.print(check_tables(report))

@@ -154,7 +154,7 @@ def evaluate_command(
 
     Example: kpitool evaluate --period 2015-04-17 --rule cleanup. --by channel
     """
-    choice(fmt, ("table", "csv", "json", "parquet"), "--format")
+    choice(fmt, ("table", "csv", "json", "parquet", "xlsx"), "--format")
     check_output(fmt, output)
     cfg = settings(ctx, data=data, rules=rules, lang=lang, engine=engine, spark_master=spark_master)
     for item in by or []:
@@ -181,6 +181,7 @@ def evaluate_command(
         output,
         results_to_records(shown) if fmt == "json" else None,
         lambda: (trend_table if trend else results_table)(shown, ruleset, cfg["lang"]),
+        units={r.id: r.unit for r in ruleset},
     )
     if fail_on is not None and breaches(results, fail_on, period=str(the_month)):
         raise typer.Exit(1)
@@ -208,7 +209,7 @@ def exceptions_command(
 
     Example: kpitool exceptions callbacks.shared_phone --month 2015-03 --branch B03
     """
-    choice(fmt, ("table", "csv", "json", "parquet"), "--format")
+    choice(fmt, ("table", "csv", "json", "parquet", "xlsx"), "--format")
     check_output(fmt, output)
     cfg = settings(ctx, data=data, rules=rules, engine=engine, spark_master=spark_master)
     rows = api.exceptions(
@@ -260,7 +261,10 @@ def report_command(
     ] = None,
     branch: BranchOption = None,
     fmt: Annotated[
-        str | None, typer.Option("--format", "-f", help="html, pdf or html,pdf (default).")
+        str | None,
+        typer.Option(
+            "--format", "-f", help="html, pdf, xlsx or a list such as html,pdf (default)."
+        ),
     ] = None,
     lang: LangOption = None,
     templates: Annotated[
@@ -337,7 +341,7 @@ def query_command(
 
     Example: kpitool query "SELECT branch_id, COUNT(*) AS n FROM claims GROUP BY branch_id"
     """
-    choice(fmt, ("table", "csv", "json", "parquet"), "--format")
+    choice(fmt, ("table", "csv", "json", "parquet", "xlsx"), "--format")
     check_output(fmt, output)
     cfg = settings(ctx, data=data, engine=engine, spark_master=spark_master)
     frame = api.query(sql, cfg["data"], limit=limit, engine=engine_of(cfg), unmask=unmask)

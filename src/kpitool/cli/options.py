@@ -91,7 +91,7 @@ BranchOption = Annotated[
     list[str] | None, typer.Option("--branch", "-b", help="Limit to this branch id (repeatable).")
 ]
 FormatOption = Annotated[
-    str, typer.Option("--format", "-f", help="Output format: table, csv, json or parquet.")
+    str, typer.Option("--format", "-f", help="Output format: table, csv, json, parquet or xlsx.")
 ]
 OutputOption = Annotated[
     Path | None,
@@ -127,9 +127,9 @@ def choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 def check_output(fmt: str, output: Path | None) -> None:
     """Reject format/output combinations before any work is done."""
     if fmt == "table" and output is not None:
-        raise UsageError("--output needs --format csv, json or parquet")
-    if fmt == "parquet" and output is None:
-        raise UsageError("--format parquet needs --output FILE")
+        raise UsageError("--output needs --format csv, json, parquet or xlsx")
+    if fmt in ("parquet", "xlsx") and output is None:
+        raise UsageError(f"--format {fmt} needs --output FILE (a workbook is not terminal text)")
 
 
 def emit(
@@ -138,13 +138,16 @@ def emit(
     output: Path | None,
     records: list[dict[str, object]] | None,
     table: Callable[[], RenderableType],
+    *,
+    units: dict[str, str] | None = None,
 ) -> None:
-    """Print or write a frame in the chosen format (the table goes to the terminal only)."""
+    """Print or write a frame in the chosen format (the table goes to the terminal only);
+    `units` (rule id -> unit) formats a workbook's values."""
     check_output(fmt, output)
     if fmt == "table":
         stdout.print(table())
         return
-    text = write_frame(frame, fmt, output, records=records)  # type: ignore[arg-type]
+    text = write_frame(frame, fmt, output, records=records, units=units or {})  # type: ignore[arg-type]
     if text is not None:
         sys.stdout.write(text)
 

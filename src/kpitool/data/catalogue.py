@@ -18,7 +18,8 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from kpitool.data.readers import ROW, parse_column, raw_frame
+from kpitool.data.excel import EXCEL_SUFFIXES
+from kpitool.data.readers import ROW, location, parse_column, raw_frame
 from kpitool.data.schema import DATASETS, dataset
 from kpitool.errors import ConfigError, DataError, quoted
 
@@ -34,7 +35,16 @@ def is_url(text: str) -> bool:
     return bool(_URL.match(text)) and not re.match(r"^[A-Za-z]:[\\/]", text)
 
 
-_SUFFIXES = (".parquet", ".csv")
+_SUFFIXES = (".parquet", ".csv", *EXCEL_SUFFIXES)
+
+
+def _is_data_file(path: Path) -> bool:
+    """A file a folder's dataset is made of (not a hidden file nor Excel's ~$ lock file)."""
+    return (
+        path.is_file()
+        and path.suffix.lower() in _SUFFIXES
+        and not path.name.startswith((".", "~$"))
+    )
 
 
 def _distinct_stems(files: list[Path]) -> list[Path]:
@@ -59,7 +69,7 @@ class SourceSpec(BaseModel):
     path: str | None = None
     table: str | None = None
     """A Spark/Hive table holding the dataset (read by the Spark engine only)."""
-    format: Literal["csv", "parquet"] | None = None
+    format: Literal["csv", "parquet", "xlsx", "xlsm", "xls", "xlsb", "ods"] | None = None
     encoding: Literal["utf-8", "gbk", "gb18030"] | None = None
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     columns: dict[str, str] = Field(default_factory=dict)
@@ -73,6 +83,10 @@ class SourceSpec(BaseModel):
         }
     )
     nulls: list[str] = Field(default_factory=lambda: [""])
+    sheet: str | int | None = None
+    """A workbook's sheet: its name or 0-based index (default: the first visible sheet)."""
+    header_row: int = Field(default=1, ge=1)
+    """The workbook row (as Excel numbers it) holding the header; rows above are titles."""
 
     @field_validator("nulls", mode="before")
     @classmethod
@@ -142,11 +156,7 @@ class DataSource:
         if spec is not None and spec.path is not None:
             target = self._base / spec.path
             if target.is_dir():
-                return sorted(
-                    p
-                    for p in target.iterdir()
-                    if p.is_file() and p.suffix in _SUFFIXES and not p.name.startswith(".")
-                )
+                return sorted(p for p in target.iterdir() if _is_data_file(p))
             if any(ch in spec.path for ch in "*?["):
                 try:
                     return sorted(p for p in self._base.glob(spec.path) if p.is_file())
@@ -162,13 +172,7 @@ class DataSource:
                 return [single]
         folder = self.root / name
         if folder.is_dir():
-            return _distinct_stems(
-                sorted(
-                    p
-                    for p in folder.iterdir()
-                    if p.suffix in _SUFFIXES and p.is_file() and not p.name.startswith(".")
-                )
-            )
+            return _distinct_stems(sorted(p for p in folder.iterdir() if _is_data_file(p)))
         return []
 
     def has(self, name: str) -> bool:
@@ -176,6 +180,10 @@ class DataSource:
 
     def available(self) -> list[str]:
         return [name for name in DATASETS if self.has(name)]
+
+    def label(self, name: str, path: Path) -> str:
+        """How errors name a file of dataset `name`: its path, and its sheet for a workbook."""
+        return location(path, self.spec(name), DATASETS[name])
 
     def raw(self, name: str, path: Path) -> pl.LazyFrame:
         """One file's rows with canonical column names, CSV values still text, and `__row`."""
@@ -215,7 +223,9 @@ class DataSource:
                     f"{self.catalogue_path}: datasets.{name}: the Spark table {table} is read "
                     "by the Spark engine only (--engine spark)"
                 )
-            raise DataError(f"{self.root}: no dataset {name!r} ({name}.csv, .parquet or folder)")
+            raise DataError(
+                f"{self.root}: no dataset {name!r} ({name}.csv, .parquet, .xlsx or folder)"
+            )
         frames = []
         first_columns: list[str] | None = None
         for path in files:
@@ -225,10 +235,12 @@ class DataSource:
                 c.name for c in dataset(name).columns if not c.nullable and c.name not in names
             ]
             if missing:
-                raise DataError(f"{path}: missing required column {missing[0]}")
+                raise DataError(f"{self.label(name, path)}: missing required column {missing[0]}")
             if first_columns is not None and set(names) != set(first_columns):
                 other = sorted(set(names) ^ set(first_columns))[0]
-                raise DataError(f"{path}: columns differ from {files[0]} (column {other})")
+                raise DataError(
+                    f"{self.label(name, path)}: columns differ from {files[0]} (column {other})"
+                )
             first_columns = first_columns or names
             frames.append(self.typed(name, raw))
         return pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
@@ -236,7 +248,8 @@ class DataSource:
     def explain_failure(self, name: str, exc: Exception) -> DataError:
         """Find the first value of dataset `name` that does not parse: file, row, column.
 
-        Rows are numbered from 1 for the first data row (a CSV's header is not a row).
+        Rows are numbered from 1 for the first data row (a CSV's header is not a row); a
+        workbook's rows as Excel numbers them, with the sheet named.
         """
         schema = dataset(name)
         for path in self.files(name):
@@ -258,8 +271,8 @@ class DataSource:
                 if bad.height:
                     row, value, _ = bad.row(0)
                     return DataError(
-                        f"{path}: row {row}: column {column.name}: {quoted(value)} is "
-                        f"not a valid {column.type}"
+                        f"{self.label(name, path)}: row {row}: column {column.name}: "
+                        f"{quoted(value)} is not a valid {column.type}"
                     )
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return DataError(f"{self.root}: dataset {name}: {first}")

@@ -120,7 +120,7 @@ def _check_file(source: DataSource, spec: Dataset, path: Path, report: CheckRepo
                 Problem(
                     "error",
                     spec.name,
-                    str(path),
+                    source.label(spec.name, path),
                     None,
                     required.name,
                     "missing_column",
@@ -148,7 +148,7 @@ def _check_file(source: DataSource, spec: Dataset, path: Path, report: CheckRepo
                 Problem(
                     "error",
                     spec.name,
-                    str(path),
+                    source.label(spec.name, path),
                     row,
                     column,
                     kind,
@@ -173,12 +173,14 @@ def _message(kind: str, column: str, value: Any, spec: Dataset) -> str:
 def _keys_and_references(
     source: DataSource, spec: Dataset, frame: pl.LazyFrame, report: CheckReport
 ) -> None:
-    where = (
-        str(source.files(spec.name)[0])
-        if len(source.files(spec.name)) == 1
-        else str(source.root / spec.name)
-    )
-    indexed = frame.with_row_index(ROW, offset=1)
+    files = source.files(spec.name)
+    if len(files) == 1:  # rows numbered as in the file (a workbook's as Excel shows them)
+        where = source.label(spec.name, files[0])
+        raw = source.raw(spec.name, files[0])
+        indexed = source.typed(spec.name, raw).with_columns(raw.select(ROW).collect()[ROW])
+    else:
+        where = str(source.root / spec.name)
+        indexed = frame.with_row_index(ROW, offset=1)
     if spec.key:
         dupes = (
             indexed.filter(~pl.struct(spec.key).is_first_distinct())

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from kpitool.data.excel import is_excel, read_sheet
 from kpitool.data.schema import Dataset
 from kpitool.errors import DataError
 
 if TYPE_CHECKING:
     from kpitool.data.catalogue import SourceSpec
 
-__all__ = ["ROW", "detect_encoding", "parse_column", "raw_frame", "utf8_path"]
+__all__ = ["ROW", "detect_encoding", "location", "parse_column", "raw_frame", "utf8_path"]
 
 ROW = "__row"
 _CHUNK = 1 << 20
@@ -95,12 +96,26 @@ def _check_last_row(path: Path, delimiter: str, columns: int) -> None:
         )
 
 
+def location(path: Path, spec: SourceSpec, schema: Dataset) -> str:
+    """A file as errors name it: the path, and for a workbook the sheet read."""
+    if not is_excel(path, spec):
+        return str(path)
+    return f"{path}, sheet {read_sheet(path, spec, schema, ROW).name}"
+
+
 def raw_frame(path: Path, spec: SourceSpec, schema: Dataset) -> pl.LazyFrame:
-    """One file with canonical column names and a 1-based `__row`; CSV values as text."""
+    """One file with canonical column names and a 1-based `__row`; CSV and Excel values as
+    text (a workbook's `__row` is the row number Excel shows)."""
     renames = dict(spec.columns)
     fmt = spec.format or ("parquet" if path.suffix == ".parquet" else "csv")
+    where = str(path)
     try:
-        if fmt == "parquet":
+        if is_excel(path, spec):
+            sheet = read_sheet(path, spec, schema, ROW)
+            where = f"{path}, sheet {sheet.name}"
+            frame = sheet.frame.lazy()
+            names = [name for name in sheet.frame.columns if name != ROW]
+        elif fmt == "parquet":
             frame = pl.scan_parquet(path)
             names = frame.collect_schema().names()
         else:
@@ -129,7 +144,9 @@ def raw_frame(path: Path, spec: SourceSpec, schema: Dataset) -> pl.LazyFrame:
     mapping = {name: renames.get(name.strip(), name.strip()) for name in names}
     duplicated = {v for v in mapping.values() if list(mapping.values()).count(v) > 1}
     if duplicated:
-        raise DataError(f"{path}: column {sorted(duplicated)[0]} appears twice")
+        raise DataError(f"{where}: column {sorted(duplicated)[0]} appears twice")
+    if ROW in frame.collect_schema():  # a workbook's own row numbers
+        return frame.rename(mapping).select(ROW, *mapping.values())
     return frame.rename(mapping).with_row_index(ROW, offset=1)
 
 

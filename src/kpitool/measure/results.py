@@ -7,14 +7,16 @@ import io
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
+from xlsxwriter.format import Format
 
 from kpitool.errors import OutputError
 from kpitool.output import atomic_path, atomic_write
+from kpitool.xlsx import Formatter, Styles, write_sheets
 
 __all__ = [
     "RESULT_SCHEMA",
@@ -28,7 +30,7 @@ __all__ = [
     "write_frame",
 ]
 
-OutputFormat = Literal["table", "csv", "json", "parquet"]
+OutputFormat = Literal["table", "csv", "json", "parquet", "xlsx"]
 STATUS_ORDER = {"pass": 0, "n/a": 1, "warn": 2, "fail": 3}
 
 RESULT_SCHEMA: dict[str, pl.DataType] = {
@@ -115,17 +117,47 @@ def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+_UNIT_COLUMNS = ("value", "target", "milestone")
+
+
+def write_xlsx(
+    frame: pl.DataFrame, output: Path, *, sheet: str = "data", units: Mapping[str, str] = {}
+) -> None:
+    """A one-sheet workbook of `frame`; with `units` (rule id -> unit) a results frame's
+    values and targets get their unit's format (rates as percentages) and statuses colour."""
+
+    def formatter(styles: Styles) -> Formatter:
+        def formats(row: dict[str, Any], column: str) -> Format | None:
+            unit = units.get(str(row.get("rule_id")))
+            if column in _UNIT_COLUMNS and unit is not None:
+                return styles.unit(unit)
+            if column == "status" and row.get("status") in styles.status:
+                return styles.status[row["status"]]
+            return None
+
+        return formats
+
+    write_sheets(output, {sheet: frame}, formats=formatter)
+
+
 def write_frame(
     frame: pl.DataFrame,
-    fmt: Literal["csv", "json", "parquet"],
+    fmt: Literal["csv", "json", "parquet", "xlsx"],
     output: Path | None,
     *,
     records: Sequence[dict[str, Any]] | None = None,
+    units: Mapping[str, str] = {},
 ) -> str | None:
-    """Write a frame as CSV, JSON or Parquet to `output` atomically, or return the text.
+    """Write a frame as CSV, JSON, Parquet or a workbook to `output` atomically, or return
+    the text.
 
-    JSON uses `records` when given (the results shape); Parquet needs an output file.
+    JSON uses `records` when given (the results shape); Parquet and xlsx need an output file.
     """
+    if fmt == "xlsx":
+        if output is None:
+            raise ValueError("xlsx needs an output file")
+        write_xlsx(frame, output, units=units)
+        return None
     if fmt == "parquet":
         if output is None:
             raise ValueError("parquet needs an output file")

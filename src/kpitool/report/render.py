@@ -1,6 +1,7 @@
 """`kpitool report`: every branch's HTML and PDF report and the company's, for one month.
 
-Writes OUT/YYYY-MM/<branch>.html and .pdf, index.html and company.pdf, and manifest.json.
+Writes OUT/YYYY-MM/<branch>.html and .pdf, index.html and company.pdf (and with xlsx,
+<branch>.xlsx and company.xlsx: `report.workbook`), and manifest.json.
 The rules are evaluated once for the year's months (one pass per rule); pages are rendered
 from Jinja2 templates (autoescaped) and PDFs in a process pool; every file is written to a
 temporary name and renamed, so a run killed at any moment leaves the previous report whole.
@@ -44,6 +45,7 @@ from kpitool.report.format import Lang, period_title
 from kpitool.report.labels import LABELS
 from kpitool.report.pdf import check_cjk_font, render_pdf
 from kpitool.report.progress import measure_progress
+from kpitool.report.workbook import Notes, write_workbooks
 from kpitool.resources import BUNDLED_TEMPLATES
 from kpitool.rules.model import RuleSet
 
@@ -219,9 +221,11 @@ def render_reports(
     """Render the month's branch and company reports into `out/YYYY-MM/`, evaluated on
     `engine` (its data) with `ruleset`."""
     started = time.perf_counter()
-    unknown_formats = sorted(set(formats) - {"html", "pdf"})
+    unknown_formats = sorted(set(formats) - {"html", "pdf", "xlsx"})
     if unknown_formats or not formats:
-        raise UsageError(f"--format {','.join(formats)}: expected html, pdf or html,pdf")
+        raise UsageError(
+            f"--format {','.join(formats)}: expected html, pdf, xlsx or a list such as html,pdf"
+        )
     if "pdf" in formats:
         check_cjk_font()
     env = _environment(templates)
@@ -259,10 +263,20 @@ def render_reports(
         lang, templates, str(the_month), facts.as_of, generated, ruleset.version, title
     )
     step = time.perf_counter()
-    pages = _pages(env, common, report_data, summary.folder, chosen, formats, progress)
+    pages = None
+    if {"html", "pdf"} & set(formats):
+        pages = _pages(env, common, report_data, summary.folder, chosen, formats, progress)
     timings["html"] = time.perf_counter() - step
     with folder_lock(summary.folder):
-        _write(summary, pages, formats, workers, progress)
+        if pages is not None:
+            _write(summary, pages, formats, workers, progress)
+        if "xlsx" in formats:
+            step = time.perf_counter()
+            notes = Notes(
+                str(the_month), facts.as_of, ruleset.version, __version__, generated, unmask
+            )
+            summary.files.extend(write_workbooks(report_data, chosen, notes, summary.folder))
+            timings["xlsx"] = time.perf_counter() - step
         timings["total"] = time.perf_counter() - started
         manifest = {
             "month": str(the_month),

@@ -1,18 +1,21 @@
 """Two sample datasets as a core system exports them, with the catalogue YAML that maps them.
 
-`机构清单.csv` (branches) and `理赔清单_YYYY.csv` (claims, one file a year): GBK, Chinese
-headers, dates as `2015/03/01`, amounts as `12,345.60`, booleans as 是/否.
+`机构清单.xlsx` (branches: a workbook with a title row above its Chinese header) and
+`理赔清单_YYYY.csv` (claims, one file a year): GBK, Chinese headers, dates as `2015/03/01`,
+amounts as `12,345.60`, booleans as 是/否.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
 
-from kpitool.output import atomic_write
+from kpitool.output import atomic_path, atomic_write
+from kpitool.xlsx import Styles, display_width, workbook
 
-__all__ = ["BRANCH_HEADERS", "CLAIM_HEADERS", "write_raw_exports"]
+__all__ = ["BRANCH_HEADERS", "CLAIM_HEADERS", "write_branch_workbook", "write_raw_exports"]
 
 BRANCH_HEADERS = {
     "机构代码": "branch_id",
@@ -42,12 +45,12 @@ _CATALOGUE = """\
 # How this core system's exports map onto kpitool's canonical datasets.
 datasets:
   branches:
-    path: 机构清单.csv
-    format: csv
-    encoding: gbk
+    path: 机构清单.xlsx
+    format: xlsx
+    sheet: 机构清单
+    header_row: 2  # row 1 is the title
     columns:
 {branch_columns}
-    nulls: [""]
   claims:
     path: 理赔清单_*.csv
     format: csv
@@ -93,14 +96,31 @@ def _indent(mapping: dict[str, str]) -> str:
     return "\n".join(f"      {source}: {canonical}" for source, canonical in mapping.items())
 
 
+def write_branch_workbook(target: Path, branches: pl.DataFrame) -> Path:
+    """The branch list as the core system hands it out: a sheet 机构清单 whose row 1 is a
+    merged title and row 2 the Chinese header."""
+    columns = list(BRANCH_HEADERS.values())
+    with atomic_path(target) as tmp:
+        book = workbook(tmp)
+        book.set_properties({"created": dt.datetime(2015, 1, 1)})  # same seed, same bytes
+        styles = Styles(book)
+        sheet = book.add_worksheet("机构清单")
+        sheet.merge_range(0, 0, 0, len(columns) - 1, "机构清单(核心系统导出)", styles.title)
+        for col, header in enumerate(BRANCH_HEADERS):
+            sheet.write_string(1, col, header, styles.header)
+            sheet.set_column(col, col, max(display_width(header), 12) + 2)
+        for row, values in enumerate(branches.select(columns).iter_rows(), start=2):
+            for col, value in enumerate(values):
+                if value is not None:
+                    sheet.write_string(row, col, str(value), styles.text)
+        book.close()
+    return target
+
+
 def write_raw_exports(folder: Path, branches: pl.DataFrame, claims: pl.DataFrame) -> list[Path]:
-    """Write the GBK exports and `catalogue.yaml` into `folder`; return the files."""
-    files = [
-        atomic_write(
-            folder / "机构清单.csv",
-            _csv_bytes(branches.rename({v: k for k, v in BRANCH_HEADERS.items()})),
-        )
-    ]
+    """Write the exports (a workbook and GBK CSV files) and `catalogue.yaml` into `folder`;
+    return the files."""
+    files = [write_branch_workbook(folder / "机构清单.xlsx", branches)]
     dates = ["incident_date", "reported_at", "closed_at"]
     exported = (
         claims.with_columns(

@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from kpitool.data.catalogue import DataSource, SourceSpec, is_url, open_data
+from kpitool.data.excel import is_excel
 from kpitool.data.readers import detect_encoding
 from kpitool.data.schema import ColumnType, dataset
 from kpitool.errors import ConfigError, DataError
@@ -204,6 +205,12 @@ class SparkData:
         )
 
     def _by_format(self, paths: list[str], spec: SourceSpec, encodings: list[str]) -> _Located:
+        workbooks = [p for p in paths if is_excel(Path(p), spec)]
+        if workbooks:
+            raise DataError(
+                f"{workbooks[0]}: Excel workbooks are read by the Polars engine only "
+                "(--engine polars, or save the sheet as CSV for Spark)"
+            )
         parquet = tuple(p for p in paths if self._is_parquet(p, spec))
         csv = tuple(p for p in paths if not self._is_parquet(p, spec))
         if not encodings:
