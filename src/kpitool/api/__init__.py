@@ -21,6 +21,7 @@ import polars as pl
 
 from kpitool.api.engines import Data, EngineName, open_engine
 from kpitool.api.explanation import Explanation, explain_figure
+from kpitool.api.records import diff, freshness, history, record_evaluation
 from kpitool.data.check import CheckReport, check_data
 from kpitool.data.privacy import mask_frame
 from kpitool.errors import UsageError
@@ -36,9 +37,12 @@ __all__ = [
     "Explanation",
     "ReportSummary",
     "check_data",
+    "diff",
     "evaluate",
     "exceptions",
     "explain",
+    "freshness",
+    "history",
     "open_engine",
     "query",
     "report",
@@ -68,17 +72,23 @@ def evaluate(
     by: Sequence[str] = (),
     engine: EngineName = "polars",
     session: Any = None,
+    record: Path | str | None = None,
 ) -> pl.DataFrame:
     """Evaluate rules for one or more months; one row per rule, period, scope and scope id.
 
     Columns are `kpitool.measure.results.RESULT_SCHEMA`. `branches` limits the branch rows
     (the company row always counts every branch); `rule_ids` takes ids or prefixes ending in
     '.'; `by` adds grains (counter, channel, agent) to the rules whose population has them.
+    `record` (an OUT folder) records the run in its history, as the last month's run.
     """
     opened = open_engine(data, engine, session=session)
-    return evaluating.evaluate(
-        opened, _rules(rules), _months(months), branches=branches, rule_ids=rule_ids, by=by
+    ruleset, asked = _rules(rules), _months(months)
+    results = evaluating.evaluate(
+        opened, ruleset, asked, branches=branches, rule_ids=rule_ids, by=by
     )
+    if record is not None:
+        record_evaluation(record, max(asked), opened, ruleset, results)
+    return results
 
 
 def exceptions(

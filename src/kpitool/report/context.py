@@ -3,7 +3,7 @@ trend charts, exception tables, the company heat map and league tables."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -34,6 +34,8 @@ class ReportData:
     branches: list[dict[str, str]]
     quality: list[str]
     lang: Lang
+    changes: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    """The "what changed" lines per scope, read from the history (report.changes)."""
 
     def value(self, rule_id: str, month: Month, scope: str, scope_id: str) -> dict[str, Any] | None:
         """The result row of a rule, month and scope (None when there is none)."""
@@ -196,6 +198,7 @@ def branch_context(data: ReportData, branch: dict[str, str]) -> dict[str, Any]:
         "rows": _scorecard(data, "branch", branch["id"]),
         "charts": _charts(data, branch["id"]),
         "exceptions": _exception_blocks(data, branch["id"]),
+        "changes": data.changes.get(("branch", branch["id"]), []),
         "quality": data.quality,
     }
 
@@ -283,5 +286,6 @@ def company_context(data: ReportData) -> dict[str, Any]:
         "rows": _scorecard(data, "company", "ALL"),
         "failures_chart": bar_svg([str(m) for m in months], failures, L["failures"]),
         "exceptions": _exception_blocks(data, None),
+        "changes": data.changes.get(("company", "ALL"), []),
         "quality": data.quality,
     }
