@@ -139,6 +139,13 @@ def evaluate_command(
     lang: LangOption = None,
     engine: EngineOption = None,
     spark_master: SparkMasterOption = None,
+    record: Annotated[
+        bool,
+        typer.Option("--record", help="Record the run in OUT/history.sqlite (see --out)."),
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="With --record: the folder of the history.")
+    ] = None,
 ) -> None:
     """Evaluate the KPI rules for a month, per company and branch.
 
@@ -146,7 +153,9 @@ def evaluate_command(
     """
     choice(fmt, ("table", "csv", "json", "parquet"), "--format")
     check_output(fmt, output)
-    cfg = settings(ctx, data=data, rules=rules, lang=lang, engine=engine, spark_master=spark_master)
+    cfg = settings(
+        ctx, data=data, rules=rules, lang=lang, engine=engine, spark_master=spark_master, out=out
+    )
     for item in by or []:
         choice(item, ("branch", "counter", "channel", "agent"), "--by")
     for item in status or []:
@@ -163,6 +172,7 @@ def evaluate_command(
         rule_ids=rule,
         by=[b for b in by or [] if b != "branch"],
         engine=engine_of(cfg),
+        record=cfg["out"] if record else None,
     )
     shown = filter_status(results, status) if status else results
     emit(
@@ -269,6 +279,19 @@ def report_command(
     ] = False,
     engine: EngineOption = None,
     spark_master: SparkMasterOption = None,
+    stale_days: Annotated[
+        int,
+        typer.Option(
+            "--stale-days", help="Flag a dataset ending more than N days before the period's end."
+        ),
+    ] = 3,
+    require_fresh: Annotated[
+        bool,
+        typer.Option("--require-fresh", help="Exit 2, writing nothing, when data is stale (cron)."),
+    ] = False,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Write a period without any fact row anyway.")
+    ] = False,
 ) -> None:
     """Make every branch's report and the company's for a month: HTML and PDF.
 
@@ -299,6 +322,9 @@ def report_command(
         reproducible=reproducible,
         unmask=unmask,
         engine=engine_of(cfg),
+        stale_days=stale_days,
+        require_fresh=require_fresh,
+        allow_empty=allow_empty,
     )
     if not quiet:
         stdout.print(
