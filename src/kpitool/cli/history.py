@@ -12,6 +12,7 @@ import polars as pl
 import typer
 from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from kpitool import api
 from kpitool.cli.display import frame_table
@@ -68,11 +69,18 @@ def history_command(
     emit(frame, fmt, output, None, lambda: frame_table(frame, title=title))
 
 
+def _moved(row: dict[str, object]) -> bool:
+    return row["value_before"] != row["value_after"] or row["status_before"] != row["status_after"]
+
+
 def _diff_table(found: Diff) -> Group:
-    rows = [r for r in found.rows if r["change"] != "unchanged"]
+    """The rows whose value or status moved, and (between periods) those still failing."""
+    restated = found.before["period"] == found.after["period"]
+    moved = [r for r in found.rows if _moved(r)]
+    rows = [r for r in found.rows if _moved(r) or (r["change"] == "still_failing" and not restated)]
     table = Table(
         title=f"{found.before['period']} (run {found.before['run_id']}) → "
-        f"{found.after['period']} (run {found.after['run_id']}): {len(rows)} changed",
+        f"{found.after['period']} (run {found.after['run_id']}): {len(moved)} changed",
         header_style="bold",
     )
     columns = ["rule_id", "scope_id", "value_before", "value_after", "status_before"]
@@ -81,9 +89,12 @@ def _diff_table(found: Diff) -> Group:
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
-    parts: list[Table] = [table]
-    if found.inputs_changed:
-        parts.append(frame_table(pl.DataFrame(found.inputs_changed), title="inputs changed"))
+    parts: list[Table | Text] = [table]
+    for changed in found.inputs_changed:
+        before = (changed["sha256_before"] or "absent")[:12]
+        after = (changed["sha256_after"] or "absent")[:12]
+        line = f"input changed: {changed['dataset']} {changed['path']} ({before} → {after})"
+        parts.append(Text(line))
     return Group(*parts)
 
 
