@@ -138,7 +138,7 @@ def test_two_months_show_recovered_newly_failing_outstanding_and_fixed_rows(
     assert (found["before"]["period"], found["after"]["period"]) == ("2015-03", "2015-04")
     rows = {(r["rule_id"], r["scope_id"]): r for r in found["rows"]}
     assert {k: r["change"] for k, r in rows.items()} == {
-        ("t.closed_5d", "ALL"): "unchanged",  # 3/5 = 60% pass -> 2/4 = 50% pass
+        ("t.closed_5d", "ALL"): "value_changed",  # 3/5 = 60% pass -> 2/4 = 50% pass
         ("t.closed_5d", "B1"): "newly_failing",
         ("t.closed_5d", "B2"): "recovered",
         ("t.investigated", "ALL"): "still_failing",
