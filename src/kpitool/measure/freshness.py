@@ -12,18 +12,19 @@ from kpitool.plan.periods import Month
 
 __all__ = ["EVENT_DATES", "Freshness", "Latest", "freshness", "require_data"]
 
-EVENT_DATES = {
-    "counter_visits": "arrived_at",
-    "policies": "applied_at",
-    "claims": "reported_at",
-    "callbacks": "called_at",
-    "complaints": "received_at",
-    "inspections": "inspected_on",
-    "renewals": "due_date",
-    "lapse_cleanup": "phone_called_at",
-    "customer_info": "collected_at",
+EVENT_DATES: dict[str, tuple[str, ...]] = {
+    "counter_visits": ("arrived_at",),
+    "policies": ("applied_at",),
+    "claims": ("reported_at",),
+    "callbacks": ("called_at",),
+    "complaints": ("received_at",),
+    "inspections": ("inspected_on",),
+    "renewals": ("due_date",),
+    "lapse_cleanup": ("phone_called_at", "visited_at", "completed_at"),
+    "customer_info": ("collected_at",),
 }
-"""The date a fact dataset's rows happen on (appraisals carry a period label, no date)."""
+"""The dates a fact dataset's rows happen on, the latest of them counting (appraisals carry
+a period label, no date). A dataset whose rows have none of these dates is left out."""
 _END = dt.date(9999, 12, 31)
 
 
@@ -33,6 +34,7 @@ class Latest:
 
     dataset: str
     column: str
+    """The date column (or columns, comma-separated) read."""
     latest: dt.date | None
     """The latest date up to the period's end (None: no row up to then)."""
     ends: dt.date | None
@@ -65,24 +67,31 @@ class Freshness:
         return max(days) if days else None
 
 
+def _latest(engine: Engine, name: str, columns: list[str], until: dt.date) -> dt.date | None:
+    days = [engine.latest(name, column, until) for column in columns]
+    found = [day for day in days if day is not None]
+    return max(found) if found else None
+
+
 def freshness(engine: Engine, month: Month, stale_days: int = 3) -> Freshness:
     """Each fact dataset's latest date; stale when it ends more than `stale_days` before the
     month's last day, or has no row in the month."""
     if stale_days < 0:
         raise DataError(f"--stale-days {stale_days}: expected 0 or more")
     found = []
-    for name, column in EVENT_DATES.items():
-        columns = engine.columns(name)
-        if columns is None or column not in columns:
+    for name, wanted in EVENT_DATES.items():
+        present = engine.columns(name) or frozenset()
+        columns = [c for c in wanted if c in present]
+        ends = _latest(engine, name, columns, _END)
+        if ends is None:
             continue
-        latest = engine.latest(name, column, month.last_day)
-        ends = engine.latest(name, column, _END)
+        latest = _latest(engine, name, columns, month.last_day)
         stale = (
             latest is None
             or latest < month.first_day
             or (month.last_day - latest).days > stale_days
         )
-        found.append(Latest(name, column, latest, ends, stale))
+        found.append(Latest(name, ", ".join(columns), latest, ends, stale))
     return Freshness(str(month), month.first_day, month.last_day, stale_days, tuple(found))
 
 
