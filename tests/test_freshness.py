@@ -29,9 +29,9 @@ def _data(folder: Path, last_reported: str = "2015-03-20") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     write_dataset(folder, "branches", DEFAULT_BRANCHES)
     claims = [
-        {"claim_id": "c1", "branch_id": "B1", "reported_at": "2015-03-02", "closed_at": "2015-03-04"},
-        {"claim_id": "c2", "branch_id": "B2", "reported_at": last_reported, "closed_at": None},
-    ]  # fmt: skip
+        {"claim_id": "c1", "branch_id": "B1", "reported_at": "2015-03-02"},
+        {"claim_id": "c2", "branch_id": "B2", "reported_at": last_reported},
+    ]
     write_dataset(folder, "claims", claims)
     return folder
 
