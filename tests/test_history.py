@@ -306,3 +306,29 @@ def test_two_concurrent_runs_are_both_recorded(tmp_path: Path, cli: Callable[...
             (1, 6),
             (2, 6),
         ]
+
+
+def _vs_last_month(page: str, rule_id: str) -> str:
+    row = page[page.index(rule_id) :]
+    cells = re.findall(r'<td class="num[^"]*">([^<]*)</td>', row)
+    return cells[2]  # value, target, then the change on last month
+
+
+def test_earlier_months_are_read_from_the_history_of_the_same_rules(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    rules, out = _rules(tmp_path / "rules"), tmp_path / "out"
+    _report(cli, "2015-03", _data(tmp_path / "march", MARCH), rules, out)
+    april = _data(tmp_path / "april", APRIL)
+    _report(cli, "2015-04", april, rules, out)
+    # B1's large claims: 1/2 = 50% in April against March as reported (0/2 = 0%), although
+    # the April extract, where c1 has been investigated since, would make March 50% too.
+    page = (out / "2015-04" / "B1.html").read_text(encoding="utf-8")
+    assert _vs_last_month(page, "t.investigated") == "▲ +50.0pt"
+
+    # Other rules (another version): March is evaluated anew from the April extract.
+    other = _rules(tmp_path / "other")
+    (other / "t.yaml").write_text(RULES.replace("大额调查率", "大额赔案调查率"), encoding="utf-8")
+    _report(cli, "2015-04", april, other, tmp_path / "out")
+    page = (out / "2015-04" / "B1.html").read_text(encoding="utf-8")
+    assert _vs_last_month(page, "t.investigated") == "0"

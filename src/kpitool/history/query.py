@@ -19,6 +19,7 @@ __all__ = [
     "latest_runs",
     "listed_of",
     "recorded_runs",
+    "reported_results",
     "results_of",
     "rule_history",
     "run_of",
@@ -122,3 +123,23 @@ def key_columns_of(conn: sqlite3.Connection, run_id: int) -> dict[str, list[str]
         "SELECT DISTINCT rule_id, key_columns FROM exception_rows WHERE run_id = ?", (run_id,)
     )
     return {rule_id: json.loads(columns) for rule_id, columns in rows}
+
+
+def reported_results(
+    folder: Path | str, periods: list[str], tool_version: str, rules_version: str
+) -> dict[str, pl.DataFrame]:
+    """period -> the results of its latest `report` run, for the periods whose latest report
+    ran with this tool and rules version (others must be computed anew)."""
+    found: dict[str, pl.DataFrame] = {}
+    with open_history(folder) as conn:
+        if conn is None:
+            return found
+        for period in periods:
+            row = conn.execute(
+                "SELECT run_id, tool_version, rules_version FROM runs "
+                "WHERE period = ? AND command = 'report' ORDER BY run_id DESC LIMIT 1",
+                (period,),
+            ).fetchone()
+            if row is not None and tuple(row)[1:] == (tool_version, rules_version):
+                found[period] = results_of(conn, int(row[0]))
+    return found

@@ -25,6 +25,7 @@ import polars as pl
 
 from kpitool.data.catalogue import DataSource
 from kpitool.errors import DataError
+from kpitool.measure.results import RESULT_SCHEMA
 
 __all__ = [
     "HISTORY_FILE",
@@ -38,18 +39,8 @@ __all__ = [
 
 HISTORY_FILE = "history.sqlite"
 BUSY_TIMEOUT_MS = 120_000
-RESULT_COLUMNS: tuple[str, ...] = (
-    "rule_id",
-    "period",
-    "scope",
-    "scope_id",
-    "value",
-    "numerator",
-    "denominator",
-    "target",
-    "status",
-    "reason",
-)
+RESULT_COLUMNS: tuple[str, ...] = tuple(RESULT_SCHEMA)
+"""A result row as kpitool.measure.results has it, every column kept."""
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -70,7 +61,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             rule_id TEXT NOT NULL, period TEXT NOT NULL,
             scope TEXT NOT NULL, scope_id TEXT NOT NULL,
             value REAL, numerator REAL, denominator REAL, target REAL,
-            status TEXT NOT NULL, reason TEXT)""",
+            status TEXT NOT NULL, reason TEXT, target_source TEXT,
+            milestone REAL, milestone_date TEXT, pace_needed REAL)""",
         "CREATE INDEX results_by_run ON results(run_id, period)",
         """CREATE TABLE exception_rows (
             run_id INTEGER NOT NULL REFERENCES runs(run_id),

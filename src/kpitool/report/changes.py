@@ -14,15 +14,24 @@ import polars as pl
 from kpitool import __version__
 from kpitool.data.schema import DATASETS
 from kpitool.history.compare import Outstanding, compare_results, earlier_results, outstanding
-from kpitool.history.query import latest_runs, results_of, run_of
+from kpitool.history.query import latest_runs, reported_results, results_of, run_of
 from kpitool.history.store import Listed, Run, open_history, record_run
+from kpitool.measure.evaluate import evaluate
 from kpitool.plan.engine import Engine
 from kpitool.plan.periods import Month
 from kpitool.report.format import Lang, format_value
 from kpitool.report.labels import LABELS
 from kpitool.rules.model import Rule, RuleSet
 
-__all__ = ["LISTED_COLUMN", "Changes", "key_columns", "listed_keys", "read_changes", "record"]
+__all__ = [
+    "LISTED_COLUMN",
+    "Changes",
+    "key_columns",
+    "listed_keys",
+    "read_changes",
+    "record",
+    "results_with_history",
+]
 
 LISTED_COLUMN = "listed_before"
 """The column added to every exception list: new this period, or listed since when."""
@@ -235,3 +244,15 @@ def record(
         ),
     )
     return record_run(out, run)
+
+
+def results_with_history(
+    out: Path | str, month: Month, months: Sequence[Month], engine: Engine, ruleset: RuleSet
+) -> pl.DataFrame:
+    """The results of `months`: those earlier months whose report is recorded (same tool and
+    rules version) read from the history, the others, and always `month`, evaluated."""
+    earlier = [str(m) for m in months if m != month]
+    recorded = reported_results(out, earlier, __version__, ruleset.version)
+    missing = [m for m in months if str(m) not in recorded]
+    fresh = evaluate(engine, ruleset, missing)
+    return pl.concat([*recorded.values(), fresh], how="vertical_relaxed")

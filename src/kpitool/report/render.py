@@ -1,7 +1,8 @@
 """`kpitool report`: every branch's HTML and PDF report and the company's, for one month.
 
 Writes OUT/YYYY-MM/<branch>.html and .pdf, index.html and company.pdf, and manifest.json.
-The rules are evaluated once for the year's months (one pass per rule); pages are rendered
+The rules are evaluated once for the year's months not already recorded in OUT's history by a
+report of the same tool and rules version (one pass per rule); pages are rendered
 from Jinja2 templates (autoescaped) and PDFs in a process pool; every file is written to a
 temporary name and renamed, so a run killed at any moment leaves the previous report whole.
 """
@@ -31,13 +32,12 @@ from kpitool.data.privacy import mask_frame
 from kpitool.data.schema import DATASETS
 from kpitool.errors import DataError, UsageError
 from kpitool.history.store import hash_inputs
-from kpitool.measure.evaluate import evaluate
 from kpitool.measure.freshness import freshness, require_data
 from kpitool.measure.listing import exceptions
 from kpitool.output import atomic_write, folder_lock, safe_filename
 from kpitool.plan.engine import Engine
 from kpitool.plan.periods import Month
-from kpitool.report.changes import read_changes, record
+from kpitool.report.changes import read_changes, record, results_with_history
 from kpitool.report.context import ReportData, branch_context, company_context
 from kpitool.report.format import Lang
 from kpitool.report.freshness import freshness_note
@@ -202,7 +202,7 @@ def render_reports(
             the_month.same_month_last_year(),
         }
     )
-    results = evaluate(engine, ruleset, months)
+    results = results_with_history(out, the_month, months, engine, ruleset)
     timings["evaluate"] = time.perf_counter() - step
     step = time.perf_counter()
     listed = _exception_lists(the_month, engine, ruleset, unmask=unmask)
