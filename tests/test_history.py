@@ -332,3 +332,20 @@ def test_earlier_months_are_read_from_the_history_of_the_same_rules(
     _report(cli, "2015-04", april, other, tmp_path / "out")
     page = (out / "2015-04" / "B1.html").read_text(encoding="utf-8")
     assert _vs_last_month(page, "t.investigated") == "0"
+
+
+def test_exceptions_with_out_say_when_a_row_was_first_listed(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    rules, out = _rules(tmp_path / "rules"), tmp_path / "out"
+    _report(cli, "2015-03", _data(tmp_path / "march", MARCH), rules, out)
+    april = _data(tmp_path / "april", APRIL)
+    shown = cli(
+        "exceptions", "t.investigated", "--month", "2015-04", "--data", str(april),
+        "--rules", str(rules), "--out", str(out), "--format", "json",
+    )  # fmt: skip
+    assert shown.exit_code == 0, shown.stderr
+    rows = [
+        (r["claim_id"], r["first_listed"], r["periods_listed"]) for r in json.loads(shown.stdout)
+    ]
+    assert sorted(rows) == [("c2", "2015-03", 2), ("c6", None, 1)]

@@ -28,6 +28,7 @@ from kpitool.errors import UsageError
 from kpitool.measure import evaluate as evaluating
 from kpitool.measure import listing
 from kpitool.plan.periods import Month, parse_month
+from kpitool.report.changes import with_first_listed
 from kpitool.report.render import ReportSummary, render_reports
 from kpitool.rules.loader import load_rules
 from kpitool.rules.model import RuleSet
@@ -101,13 +102,16 @@ def exceptions(
     engine: EngineName = "polars",
     session: Any = None,
     unmask: bool = False,
+    out: Path | str | None = None,
 ) -> pl.DataFrame:
     """The exception rows of a detection rule for a month: `branch_id` first, then its
-    columns; personal data masked unless `unmask`."""
+    columns; personal data masked unless `unmask`. With `out` (a reports folder), each row
+    also has `first_listed` and `periods_listed` from its history."""
     opened = open_engine(data, engine, session=session)
-    rows = listing.exceptions(
-        opened, _rules(rules), rule_id, _months(month)[0], branches=tuple(branches or ())
-    )
+    ruleset, the_month = _rules(rules), _months(month)[0]
+    rows = listing.exceptions(opened, ruleset, rule_id, the_month, branches=tuple(branches or ()))
+    if out is not None:
+        rows = with_first_listed(out, the_month, ruleset, rule_id, rows)
     return rows if unmask else mask_frame(rows)
 
 

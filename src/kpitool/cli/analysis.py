@@ -203,6 +203,10 @@ def exceptions_command(
     ] = False,
     engine: EngineOption = None,
     spark_master: SparkMasterOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Reports folder: mark rows listed in earlier months."),
+    ] = None,
 ) -> None:
     """List the exception rows of a detection rule (personal data masked).
 
@@ -219,6 +223,7 @@ def exceptions_command(
         branches=branch,
         engine=engine_of(cfg),
         unmask=unmask,
+        out=out,
     )
     emit(rows, fmt, output, None, lambda: frame_table(rows, title=f"{rule_id} · {month}"))
 

@@ -31,6 +31,7 @@ __all__ = [
     "read_changes",
     "record",
     "results_with_history",
+    "with_first_listed",
 ]
 
 LISTED_COLUMN = "listed_before"
@@ -256,3 +257,21 @@ def results_with_history(
     missing = [m for m in months if str(m) not in recorded]
     fresh = evaluate(engine, ruleset, missing)
     return pl.concat([*recorded.values(), fresh], how="vertical_relaxed")
+
+
+def with_first_listed(
+    out: Path | str, month: Month, ruleset: RuleSet, rule_id: str, rows: pl.DataFrame
+) -> pl.DataFrame:
+    """Exception rows with `first_listed` (the earliest recorded month before `month` whose
+    report listed the same row, else null) and `periods_listed` (months listing it, this
+    one included)."""
+    rule = ruleset.get(rule_id)
+    keys = _keys(rule, rows)
+    with open_history(out) as conn:
+        found = outstanding(conn, str(month), {rule_id: {k: b for b, k in keys}})
+    seen = found.first_listed.get(rule_id, {})
+    first = [seen[k][0] if k in seen else None for _, k in keys]
+    count = [seen[k][1] if k in seen else 1 for _, k in keys]
+    return rows.with_columns(
+        pl.Series("first_listed", first, pl.String), pl.Series("periods_listed", count, pl.Int64)
+    )
