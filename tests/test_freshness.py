@@ -160,3 +160,17 @@ def test_readme_crontab_line_refuses_a_month_after_the_extracts(tmp_path: Path) 
     written = sorted(p.name for p in (reports / "2015-03").iterdir())
     assert written == ["B1.pdf", "B2.pdf", "company.pdf", "manifest.json"]
     assert (reports / "history.sqlite").is_file()
+
+
+def test_evaluate_refuses_a_month_without_data_unless_allow_empty(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    data = _data(tmp_path / "data")
+    args = ("evaluate", "--month", "2016-03", "--data", str(data), "--format", "json")
+    refused = cli(*args)
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert refused.stderr.strip() == (
+        "Error: no data for 2016-03: the extracts end 2015-03-20 (--allow-empty writes it anyway)"
+    )
+    allowed = cli(*args, "--allow-empty")
+    assert allowed.exit_code == 0 and json.loads(allowed.stdout)

@@ -27,6 +27,8 @@ from kpitool.data.privacy import mask_frame
 from kpitool.errors import UsageError
 from kpitool.measure import evaluate as evaluating
 from kpitool.measure import listing
+from kpitool.measure.freshness import freshness as freshness_of
+from kpitool.measure.freshness import require_data
 from kpitool.plan.periods import Month, parse_month
 from kpitool.report.changes import with_first_listed
 from kpitool.report.render import ReportSummary, render_reports
@@ -74,6 +76,7 @@ def evaluate(
     engine: EngineName = "polars",
     session: Any = None,
     record: Path | str | None = None,
+    allow_empty: bool = True,
 ) -> pl.DataFrame:
     """Evaluate rules for one or more months; one row per rule, period, scope and scope id.
 
@@ -81,12 +84,15 @@ def evaluate(
     (the company row always counts every branch); `rule_ids` takes ids or prefixes ending in
     '.'; `by` adds grains (counter, channel, agent) to the rules whose population has them.
     `record` (an OUT folder) records the run in its history, as the last month's run.
+    Without `allow_empty`, a last month in which no fact dataset has a row is refused.
     """
     opened = open_engine(data, engine, session=session)
     ruleset, asked = _rules(rules), _months(months)
     results = evaluating.evaluate(
         opened, ruleset, asked, branches=branches, rule_ids=rule_ids, by=by
     )
+    if not allow_empty:  # after evaluating, which names a bad value's file, row and column
+        require_data(freshness_of(opened, max(asked)), allow_empty=False, require_fresh=False)
     if record is not None:
         record_evaluation(record, max(asked), opened, ruleset, results)
     return results

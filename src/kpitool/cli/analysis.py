@@ -146,6 +146,9 @@ def evaluate_command(
     out: Annotated[
         Path | None, typer.Option("--out", help="With --record: the folder of the history.")
     ] = None,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Evaluate a month without any fact row anyway.")
+    ] = False,
 ) -> None:
     """Evaluate the KPI rules for a month, per company and branch.
 
@@ -173,6 +176,7 @@ def evaluate_command(
         by=[b for b in by or [] if b != "branch"],
         engine=engine_of(cfg),
         record=cfg["out"] if record else None,
+        allow_empty=allow_empty,
     )
     shown = filter_status(results, status) if status else results
     emit(
