@@ -62,7 +62,7 @@ def history_command(
     if rule is None:
         records = frame.to_dicts()
         flat = _flat_runs(frame)
-        shown = flat.drop("finished_at", "data")
+        shown = flat.select("run_id", "period", "command", "started_at", "engine", "inputs")
         emit(flat if fmt == "csv" else frame, fmt, output, records, lambda: frame_table(shown))
         return
     title = f"{rule}" + (f" · {branch}" if branch else "")
@@ -73,14 +73,27 @@ def _moved(row: dict[str, object]) -> bool:
     return row["value_before"] != row["value_after"] or row["status_before"] != row["status_after"]
 
 
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+_STATUS_CHANGES = ("newly_failing", "recovered", "still_failing", "new", "gone")
+
+
 def _diff_table(found: Diff) -> Group:
-    """The rows whose value or status moved, and (between periods) those still failing."""
+    """A restatement: the rows whose value or status moved. Two periods: the status changes
+    (the JSON and CSV forms hold every row)."""
     restated = found.before["period"] == found.after["period"]
     moved = [r for r in found.rows if _moved(r)]
-    rows = [r for r in found.rows if _moved(r) or (r["change"] == "still_failing" and not restated)]
+    rows = moved if restated else [r for r in found.rows if r["change"] in _STATUS_CHANGES]
+    counts = {c: sum(1 for r in found.rows if r["change"] == c) for c in _STATUS_CHANGES}
+    summary = ", ".join(f"{n} {c.replace('_', ' ')}" for c, n in counts.items() if n)
     table = Table(
         title=f"{found.before['period']} (run {found.before['run_id']}) → "
-        f"{found.after['period']} (run {found.after['run_id']}): {len(moved)} changed",
+        f"{found.after['period']} (run {found.after['run_id']}): {len(moved)} changed"
+        + ("" if restated or not summary else f" ({summary})"),
         header_style="bold",
     )
     columns = ["rule_id", "scope_id", "value_before", "value_after", "status_before"]
@@ -88,7 +101,7 @@ def _diff_table(found: Diff) -> Group:
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+        table.add_row(*(_cell(row[c]) for c in columns))
     parts: list[Table | Text] = [table]
     for changed in found.inputs_changed:
         before = (changed["sha256_before"] or "absent")[:12]
