@@ -349,3 +349,23 @@ def test_exceptions_with_out_say_when_a_row_was_first_listed(
         (r["claim_id"], r["first_listed"], r["periods_listed"]) for r in json.loads(shown.stdout)
     ]
     assert sorted(rows) == [("c2", "2015-03", 2), ("c6", None, 1)]
+
+
+def test_a_foreign_or_newer_history_file_is_a_clear_error(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "history.sqlite").write_bytes(b"not a database at all, just text" * 100)
+    foreign = cli("history", "--out", str(out))
+    assert foreign.exit_code == 2
+    assert foreign.stderr.startswith(f"Error: {out / 'history.sqlite'}: not a kpitool history file")
+    (out / "history.sqlite").unlink()
+    with sqlite3.connect(out / "history.sqlite") as conn:
+        conn.execute("PRAGMA user_version = 99")
+    newer = cli("history", "--out", str(out))
+    assert newer.exit_code == 2
+    assert newer.stderr.strip() == (
+        f"Error: {out / 'history.sqlite'}: history schema 99 is newer than this kpitool's (1); "
+        "upgrade kpitool"
+    )
