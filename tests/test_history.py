@@ -369,3 +369,21 @@ def test_a_foreign_or_newer_history_file_is_a_clear_error(
         f"Error: {out / 'history.sqlite'}: history schema 99 is newer than this kpitool's (1); "
         "upgrade kpitool"
     )
+
+
+def test_a_recorded_evaluation_does_not_hide_the_last_report_s_lists(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    rules, out = _rules(tmp_path / "rules"), tmp_path / "out"
+    march = _data(tmp_path / "march", MARCH)
+    _report(cli, "2015-03", march, rules, out)
+    evaluated = cli(
+        "evaluate", "--month", "2015-03", "--data", str(march), "--rules", str(rules),
+        "--rule", "t.closed_5d", "--record", "--out", str(out), "--format", "json",
+    )  # fmt: skip
+    assert evaluated.exit_code == 0
+    _report(cli, "2015-04", _data(tmp_path / "april", APRIL), rules, out)
+    b1 = _text((out / "2015-04" / "B1.html").read_text(encoding="utf-8"))
+    assert "c2 3,000.00 上期已列 (2015-03 起, 第 2 期)" in b1
+    assert "大额调查率: 新增 1 条, 上期已列 1 条, 上期所列已消除 1 条" in b1
+    assert "连续未达标(期数): 大额调查率 (2)" in b1

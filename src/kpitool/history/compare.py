@@ -103,9 +103,12 @@ def compare_results(
     return rows
 
 
-def earlier_results(conn: sqlite3.Connection, period: str) -> list[pl.DataFrame]:
-    """The latest run's results of each recorded period before `period`, newest first."""
-    runs = latest_runs(conn)
+def earlier_results(
+    conn: sqlite3.Connection, period: str, command: str | None = None
+) -> list[pl.DataFrame]:
+    """The latest run's results (of `command`, when given) of each recorded period before
+    `period`, newest first."""
+    runs = latest_runs(conn, command)
     return [results_of(conn, runs[p]) for p in sorted(runs, reverse=True) if p < period]
 
 
@@ -207,10 +210,11 @@ class Outstanding:
 def outstanding(
     conn: sqlite3.Connection | None, period: str, keys: Mapping[str, Mapping[str, str | None]]
 ) -> Outstanding:
-    """`keys` (rule id -> {key: branch}) of this period against the recorded periods before."""
+    """`keys` (rule id -> {key: branch}) of this period against the lists of the latest
+    report of each recorded period before."""
     if conn is None:
         return Outstanding({}, {}, None)
-    runs = latest_runs(conn)
+    runs = latest_runs(conn, "report")
     periods = sorted(p for p in runs if p < period)
     lists = {p: listed_of(conn, runs[p]) for p in periods}
     first: dict[str, dict[str, tuple[str, int]]] = {}

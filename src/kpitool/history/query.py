@@ -66,9 +66,14 @@ def recorded_runs(folder: Path | str) -> list[dict[str, Any]]:
     return runs
 
 
-def latest_runs(conn: sqlite3.Connection) -> dict[str, int]:
-    """period label -> the id of its latest recorded run."""
-    rows = conn.execute("SELECT period, MAX(run_id) FROM runs GROUP BY period ORDER BY period")
+def latest_runs(conn: sqlite3.Connection, command: str | None = None) -> dict[str, int]:
+    """period label -> the id of its latest recorded run (of `command` only, when given:
+    "report" runs are the ones holding exception lists and every rule)."""
+    where = "" if command is None else "WHERE command = ?"
+    rows = conn.execute(
+        f"SELECT period, MAX(run_id) FROM runs {where} GROUP BY period ORDER BY period",
+        () if command is None else (command,),
+    )
     return {period: int(run_id) for period, run_id in rows}
 
 

@@ -181,22 +181,22 @@ def read_changes(
     branches: Sequence[Mapping[str, str]],
     lang: Lang,
 ) -> Changes:
-    """The month's changes against the history in `out`: status changes against the
-    previous month (its recorded run, else this run's own figures of it), failing streaks
-    over the recorded months, figures restated since the month's last run, and the
-    exception rows listed in earlier months."""
+    """The month's changes against the reports recorded in `out`: status changes against
+    the previous month (its report, else this run's own figures of it), failing streaks over
+    the reported months, figures restated since the month's last report, and the exception
+    rows listed in earlier months."""
     L = LABELS[lang]
     label = str(month)
     now = results.filter(pl.col("period") == label)
     with open_history(out) as conn:
-        runs = latest_runs(conn) if conn is not None else {}
+        runs = latest_runs(conn, "report") if conn is not None else {}
         previous = str(month.previous())
         before = (
             results_of(conn, runs[previous])
             if conn is not None and previous in runs
             else results.filter(pl.col("period") == previous)
         )
-        earlier = earlier_results(conn, label) if conn is not None else []
+        earlier = earlier_results(conn, label, "report") if conn is not None else []
         moved = compare_results(before, now, earlier)
         restated = (
             compare_results(results_of(conn, runs[label]), now) if conn and label in runs else []
