@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 MONTH  ?= 2015-03
-APT_PACKAGES := fonts-noto-cjk poppler-utils libharfbuzz-subset0
+APT_PACKAGES := fonts-noto-cjk poppler-utils libharfbuzz-subset0 faketime
 
 .DEFAULT_GOAL := help
 .PHONY: help setup system-packages test lint bench report check sample-data clean

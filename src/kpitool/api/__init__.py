@@ -21,13 +21,17 @@ import polars as pl
 
 from kpitool.api.engines import Data, EngineName, open_engine
 from kpitool.api.explanation import Explanation, explain_figure
+from kpitool.api.records import diff, freshness, history, record_evaluation
 from kpitool.api.sql_guard import check_query
 from kpitool.data.check import CheckReport, check_data
 from kpitool.data.privacy import mask_frame
 from kpitool.errors import UsageError
 from kpitool.measure import evaluate as evaluating
 from kpitool.measure import listing
+from kpitool.measure.freshness import freshness as freshness_of
+from kpitool.measure.freshness import require_data
 from kpitool.plan.periods import Period, parse_period
+from kpitool.report.changes import with_first_listed
 from kpitool.report.render import ReportSummary, render_reports
 from kpitool.rules.loader import load_rules
 from kpitool.rules.model import RuleSet
@@ -37,9 +41,12 @@ __all__ = [
     "Explanation",
     "ReportSummary",
     "check_data",
+    "diff",
     "evaluate",
     "exceptions",
     "explain",
+    "freshness",
+    "history",
     "open_engine",
     "query",
     "report",
@@ -71,17 +78,27 @@ def evaluate(
     by: Sequence[str] = (),
     engine: EngineName = "polars",
     session: Any = None,
+    record: Path | str | None = None,
+    allow_empty: bool = True,
 ) -> pl.DataFrame:
     """Evaluate rules for one or more months; one row per rule, period, scope and scope id.
 
     Columns are `kpitool.measure.results.RESULT_SCHEMA`. `branches` limits the branch rows
     (the company row always counts every branch); `rule_ids` takes ids or prefixes ending in
     '.'; `by` adds grains (counter, channel, agent) to the rules whose population has them.
+    `record` (an OUT folder) records the run in its history, as the last month's run.
+    Without `allow_empty`, a last month in which no fact dataset has a row is refused.
     """
     opened = open_engine(data, engine, session=session)
-    return evaluating.evaluate(
-        opened, _rules(rules), _months(months), branches=branches, rule_ids=rule_ids, by=by
+    ruleset, asked = _rules(rules), _months(months)
+    results = evaluating.evaluate(
+        opened, ruleset, asked, branches=branches, rule_ids=rule_ids, by=by
     )
+    if not allow_empty:  # after evaluating, which names a bad value's file, row and column
+        require_data(freshness_of(opened, max(asked)), allow_empty=False, require_fresh=False)
+    if record is not None:
+        record_evaluation(record, max(asked), opened, ruleset, results)
+    return results
 
 
 def exceptions(
@@ -94,13 +111,16 @@ def exceptions(
     engine: EngineName = "polars",
     session: Any = None,
     unmask: bool = False,
+    out: Path | str | None = None,
 ) -> pl.DataFrame:
     """The exception rows of a detection rule for a month: `branch_id` first, then its
-    columns; personal data masked unless `unmask`."""
+    columns; personal data masked unless `unmask`. With `out` (a reports folder), each row
+    also has `first_listed` and `periods_listed` from its history."""
     opened = open_engine(data, engine, session=session)
-    rows = listing.exceptions(
-        opened, _rules(rules), rule_id, _months(month)[0], branches=tuple(branches or ())
-    )
+    ruleset, the_month = _rules(rules), _months(month)[0]
+    rows = listing.exceptions(opened, ruleset, rule_id, the_month, branches=tuple(branches or ()))
+    if out is not None:
+        rows = with_first_listed(out, the_month, ruleset, rule_id, rows)
     return rows if unmask else mask_frame(rows)
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from kpitool import api
 from kpitool.cli.display import check_tables, frame_table, rules_table
 from kpitool.cli.options import (
     DEFAULT_DATA,
@@ -103,10 +104,18 @@ def data_check_command(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or xlsx.")] = "table",
     output: OutputOption = None,
+    period: Annotated[
+        str | None,
+        typer.Option("--period", "--month", help="Also each fact dataset's latest date for it."),
+    ] = None,
+    stale_days: Annotated[
+        int, typer.Option("--stale-days", help="With --period: stale after N days.")
+    ] = 3,
 ) -> None:
     """Check every dataset: rows, columns, and each problem with file, row and column.
 
-    Exit 2 when any error is found, 0 when clean (warnings allowed).
+    Exit 2 when any error is found, 0 when clean (warnings allowed). With --period, each
+    fact dataset's latest date, flagged stale when it stops short of the period's end.
 
     Example: kpitool data check --data extracts/ --catalogue extracts/catalogue.yaml
     """
@@ -115,13 +124,25 @@ def data_check_command(
         raise UsageError("data check: --output needs --format xlsx")
     check_output(fmt, output)
     cfg = settings(ctx, data=data, catalogue=catalogue)
-    report = check_data(open_data(cfg["data"], cfg["catalogue"]))
+    source = open_data(cfg["data"], cfg["catalogue"])
+    report = check_data(source)
+    fresh = None if period is None else api.freshness(period, source, stale_days=stale_days)
+    latest = pl.DataFrame(
+        [vars(d) for d in fresh.datasets] if fresh else [],
+        schema={"dataset": pl.String, "column": pl.String, "latest": pl.Date, "ends": pl.Date}
+        | {"stale": pl.Boolean},
+    )
     if fmt == "xlsx" and output is not None:
         write_sheets(output, check_frames(report))
     elif fmt == "json":
-        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        found = report.to_dict()
+        if fresh is not None:
+            found["freshness"] = {"period": fresh.period, "datasets": latest.to_dicts()}
+        sys.stdout.write(json.dumps(found, ensure_ascii=False, indent=2, default=str) + "\n")
     else:
         stdout.print(check_tables(report))
+        if fresh is not None:
+            stdout.print(frame_table(latest, title=f"latest dates · {fresh.period}"))
     if not report.ok:
         raise typer.Exit(2)
 

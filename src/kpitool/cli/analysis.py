@@ -149,6 +149,16 @@ def evaluate_command(
     lang: LangOption = None,
     engine: EngineOption = None,
     spark_master: SparkMasterOption = None,
+    record: Annotated[
+        bool,
+        typer.Option("--record", help="Record the run in OUT/history.sqlite (see --out)."),
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="With --record: the folder of the history.")
+    ] = None,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Evaluate a month without any fact row anyway.")
+    ] = False,
 ) -> None:
     """Evaluate the KPI rules for a period, per company and branch.
 
@@ -156,7 +166,9 @@ def evaluate_command(
     """
     choice(fmt, ("table", "csv", "json", "parquet", "xlsx"), "--format")
     check_output(fmt, output)
-    cfg = settings(ctx, data=data, rules=rules, lang=lang, engine=engine, spark_master=spark_master)
+    cfg = settings(
+        ctx, data=data, rules=rules, lang=lang, engine=engine, spark_master=spark_master, out=out
+    )
     for item in by or []:
         choice(item, ("branch", "counter", "channel", "agent"), "--by")
     for item in status or []:
@@ -173,6 +185,8 @@ def evaluate_command(
         rule_ids=rule,
         by=[b for b in by or [] if b != "branch"],
         engine=engine_of(cfg),
+        record=cfg["out"] if record else None,
+        allow_empty=allow_empty,
     )
     shown = filter_status(results, status) if status else results
     emit(
@@ -204,6 +218,10 @@ def exceptions_command(
     ] = False,
     engine: EngineOption = None,
     spark_master: SparkMasterOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Reports folder: mark rows listed in earlier months."),
+    ] = None,
 ) -> None:
     """List the exception rows of a detection rule (personal data masked).
 
@@ -220,6 +238,7 @@ def exceptions_command(
         branches=branch,
         engine=engine_of(cfg),
         unmask=unmask,
+        out=out,
     )
     emit(rows, fmt, output, None, lambda: frame_table(rows, title=f"{rule_id} · {month}"))
 
@@ -283,6 +302,19 @@ def report_command(
     ] = False,
     engine: EngineOption = None,
     spark_master: SparkMasterOption = None,
+    stale_days: Annotated[
+        int,
+        typer.Option(
+            "--stale-days", help="Flag a dataset ending more than N days before the period's end."
+        ),
+    ] = 3,
+    require_fresh: Annotated[
+        bool,
+        typer.Option("--require-fresh", help="Exit 2, writing nothing, when data is stale (cron)."),
+    ] = False,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Write a period without any fact row anyway.")
+    ] = False,
 ) -> None:
     """Make every branch's report and the company's for a month: HTML and PDF.
 
@@ -313,6 +345,9 @@ def report_command(
         reproducible=reproducible,
         unmask=unmask,
         engine=engine_of(cfg),
+        stale_days=stale_days,
+        require_fresh=require_fresh,
+        allow_empty=allow_empty,
     )
     if not quiet:
         stdout.print(

@@ -3,7 +3,7 @@ trend charts, exception tables, the company heat map and league tables."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -36,6 +36,8 @@ class ReportData:
     quality: list[str]
     lang: Lang
     progress: Progress | None = None
+    changes: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    """The "what changed" lines per scope, read from the history (report.changes)."""
 
     def value(
         self, rule_id: str, month: Period, scope: str, scope_id: str
@@ -205,6 +207,7 @@ def branch_context(data: ReportData, branch: dict[str, str]) -> dict[str, Any]:
         "rows": _scorecard(data, "branch", branch["id"]),
         "charts": _charts(data, branch["id"]),
         "exceptions": _exception_blocks(data, branch["id"]),
+        "changes": data.changes.get(("branch", branch["id"]), []),
         "quality": data.quality,
         "progress_charts": progress_charts(data.progress, data.rules, branch["id"], data.lang),
         "vs_previous": _vs_previous(data),
@@ -301,6 +304,7 @@ def company_context(data: ReportData) -> dict[str, Any]:
         "rows": _scorecard(data, "company", "ALL"),
         "failures_chart": bar_svg(_labels(months), failures, L["failures"]),
         "exceptions": _exception_blocks(data, None),
+        "changes": data.changes.get(("company", "ALL"), []),
         "quality": data.quality,
         "tasks": task_table(
             data.progress, data.rules, {b["id"]: b["name"] for b in data.branches}, data.lang

@@ -2,7 +2,8 @@
 
 Writes OUT/YYYY-MM/<branch>.html and .pdf, index.html and company.pdf (and with xlsx,
 <branch>.xlsx and company.xlsx: `report.workbook`), and manifest.json.
-The rules are evaluated once for the year's months (one pass per rule); pages are rendered
+The rules are evaluated once for the year's months not already recorded in OUT's history by a
+report of the same tool and rules version (one pass per rule); pages are rendered
 from Jinja2 templates (autoescaped) and PDFs in a process pool; every file is written to a
 temporary name and renamed, so a run killed at any moment leaves the previous report whole.
 """
@@ -35,13 +36,16 @@ from kpitool.data.check import check_data
 from kpitool.data.privacy import mask_frame
 from kpitool.data.schema import DATASETS
 from kpitool.errors import DataError, UsageError
-from kpitool.measure.evaluate import evaluate
+from kpitool.history.store import hash_inputs
+from kpitool.measure.freshness import freshness, require_data
 from kpitool.measure.listing import exceptions
 from kpitool.output import atomic_write, folder_lock, safe_filename
 from kpitool.plan.engine import Engine
 from kpitool.plan.periods import Period, trend_periods
+from kpitool.report.changes import read_changes, record, results_with_history
 from kpitool.report.context import ReportData, branch_context, company_context
 from kpitool.report.format import Lang, period_title
+from kpitool.report.freshness import freshness_note
 from kpitool.report.labels import LABELS
 from kpitool.report.pdf import check_cjk_font, render_pdf
 from kpitool.report.progress import measure_progress
@@ -92,25 +96,6 @@ def _quality(source: DataSource, lang: Lang) -> list[str]:
     return lines or [L["dq_clean"]]
 
 
-def _inputs(source: DataSource) -> list[dict[str, Any]]:
-    entries = []
-    for name in source.available():
-        for path in source.files(name):
-            digest = hashlib.sha256()
-            with open(path, "rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(chunk)
-            entries.append(
-                {
-                    "dataset": name,
-                    "path": str(path),
-                    "bytes": path.stat().st_size,
-                    "sha256": digest.hexdigest(),
-                }
-            )
-    return entries
-
-
 def _as_of(engine: Engine, month: Period) -> str:
     """The latest date in the counter visits or claims up to the month's end (data as-of)."""
     found = [engine.latest(name, column, month.last_day) for name, column in AS_OF_COLUMNS]
@@ -141,7 +126,7 @@ def _facts(engine: Engine, month: Period, lang: Lang) -> _Facts:
         names = [name for name in DATASETS if engine.columns(name) is not None]
         inputs = [{"dataset": name, "path": engine.where(name)} for name in names]
         return _Facts(table, _as_of(engine, month), [LABELS[lang]["dq_spark"]], inputs)
-    return _Facts(table, _as_of(engine, month), _quality(local, lang), _inputs(local))
+    return _Facts(table, _as_of(engine, month), _quality(local, lang), hash_inputs(local))
 
 
 def _file_names(ids: list[str]) -> dict[str, str]:
@@ -217,10 +202,15 @@ def render_reports(
     reproducible: bool = False,
     unmask: bool = False,
     workers: int | None = None,
+    stale_days: int = 3,
+    require_fresh: bool = False,
+    allow_empty: bool = False,
 ) -> ReportSummary:
     """Render the month's branch and company reports into `out/YYYY-MM/`, evaluated on
-    `engine` (its data) with `ruleset`."""
+    `engine` (its data) with `ruleset`, and record the run in `out`'s history. A month
+    without fact rows is refused unless `allow_empty`; stale data too with `require_fresh`."""
     started = time.perf_counter()
+    started_at = dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
     unknown_formats = sorted(set(formats) - {"html", "pdf", "xlsx"})
     if unknown_formats or not formats:
         raise UsageError(
@@ -232,6 +222,8 @@ def render_reports(
     summary = ReportSummary(Path(out) / str(the_month))
     timings = summary.timings
     facts = _facts(engine, the_month, lang)
+    fresh = freshness(engine, the_month, stale_days)
+    require_data(fresh, allow_empty=allow_empty, require_fresh=require_fresh)
     every = _branches(facts.branches, None)
     chosen = _branches(facts.branches, branches)
     timings["data_check"] = time.perf_counter() - started
@@ -244,14 +236,16 @@ def render_reports(
             the_month.same_period_last_year(),
         }
     )
-    results = evaluate(engine, ruleset, months)
+    results = results_with_history(out, the_month, months, engine, ruleset)
     timings["evaluate"] = time.perf_counter() - step
     step = time.perf_counter()
     listed = _exception_lists(the_month, engine, ruleset, unmask=unmask)
     timings["exceptions"] = time.perf_counter() - step
     campaign = measure_progress(engine, ruleset, the_month)
+    changes = read_changes(out, the_month, ruleset, results, listed, every, lang)
+    quality = [*facts.quality, *freshness_note(fresh, lang)]
     report_data = ReportData(
-        the_month, ruleset, results, listed, every, facts.quality, lang, campaign
+        the_month, ruleset, results, changes.listed, every, quality, lang, campaign, changes.lines
     )
     generated = (
         "reproducible"
@@ -293,6 +287,7 @@ def render_reports(
         }
         text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
         summary.files.append(atomic_write(summary.folder / "manifest.json", text))
+        record(out, the_month, ruleset, engine, results, changes.listed, facts.inputs, started_at)
     return summary
 
 
