@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from kpitool.api.checks import check_branches, check_grains
 from kpitool.api.engines import Data, EngineName, open_engine
 from kpitool.api.explanation import Explanation, explain_figure
 from kpitool.data.check import CheckReport, check_data
@@ -74,10 +75,14 @@ def evaluate(
     Columns are `kpitool.measure.results.RESULT_SCHEMA`. `branches` limits the branch rows
     (the company row always counts every branch); `rule_ids` takes ids or prefixes ending in
     '.'; `by` adds grains (counter, channel, agent) to the rules whose population has them.
+    An unknown branch, rule or grain, or a grain no chosen rule has, is a UsageError.
     """
     opened = open_engine(data, engine, session=session)
+    ruleset, the_months = _rules(rules), _months(months)
+    check_branches(opened, branches)
+    check_grains(opened, ruleset.select(list(rule_ids) if rule_ids else None), the_months, by)
     return evaluating.evaluate(
-        opened, _rules(rules), _months(months), branches=branches, rule_ids=rule_ids, by=by
+        opened, ruleset, the_months, branches=branches, rule_ids=rule_ids, by=by
     )
 
 
@@ -95,6 +100,7 @@ def exceptions(
     """The exception rows of a detection rule for a month: `branch_id` first, then its
     columns; personal data masked unless `unmask`."""
     opened = open_engine(data, engine, session=session)
+    check_branches(opened, branches)
     rows = listing.exceptions(
         opened, _rules(rules), rule_id, _months(month)[0], branches=tuple(branches or ())
     )
@@ -117,6 +123,7 @@ def explain(
     if limit < 0:
         raise UsageError(f"--limit {limit}: expected 0 or more")
     opened = open_engine(data, engine, session=session)
+    check_branches(opened, [branch] if branch else None)
     found = explain_figure(opened, _rules(rules), rule_id, _months(month)[0], branch, limit)
     return found if unmask else Explanation(found.rule, found.result, mask_frame(found.rows))
 

@@ -147,8 +147,6 @@ def evaluate_command(
     choice(fmt, ("table", "csv", "json", "parquet"), "--format")
     check_output(fmt, output)
     cfg = settings(ctx, data=data, rules=rules, lang=lang, engine=engine, spark_master=spark_master)
-    for item in by or []:
-        choice(item, ("branch", "counter", "channel", "agent"), "--by")
     for item in status or []:
         choice(item, ("pass", "warn", "fail", "n/a"), "--status")
     if fail_on is not None:
@@ -161,7 +159,7 @@ def evaluate_command(
         ruleset,
         branches=branch,
         rule_ids=rule,
-        by=[b for b in by or [] if b != "branch"],
+        by=by or [],
         engine=engine_of(cfg),
     )
     shown = filter_status(results, status) if status else results

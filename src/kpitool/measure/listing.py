@@ -44,7 +44,10 @@ def exceptions(
     """The exception rows of a detection rule for a month: `branch_id` first, then its columns."""
     rule = ruleset.get(rule_id)
     if not rule.detection:
-        raise UsageError(f"rule {rule_id} lists no exceptions (it is not a detection rule)")
+        listed = ", ".join(r.id for r in ruleset if r.detection)
+        raise UsageError(
+            f"rule {rule_id} lists no exceptions (it is not a detection rule; those are: {listed})"
+        )
     spec = rule.exceptions
     pop = _population(rule, month, engine, window_override=True)
     grouped = spec is not None and bool(spec.group_by)

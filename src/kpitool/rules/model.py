@@ -260,7 +260,11 @@ class RuleSet:
             import difflib
 
             close = difflib.get_close_matches(rule_id, self.ids, n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            hint = (
+                f" (did you mean {', '.join(close)}?)"
+                if close
+                else f" (known: {', '.join(self.ids)})"
+            )
             raise RuleError(f"unknown rule id {rule_id!r}{hint}") from None
 
     def select(self, patterns: list[str] | None) -> list[Rule]:
