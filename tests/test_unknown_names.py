@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 import kpitool
-from builders import DEFAULT_BRANCHES, write_dataset
 from kpitool.errors import UsageError
+
+from builders import DEFAULT_BRANCHES, write_dataset
 
 
 @pytest.fixture
