@@ -17,7 +17,7 @@ from kpitool.plan.population import PERIOD_COLUMNS, Missing, population
 from kpitool.plan.steps import Listing, Population
 from kpitool.rules.model import Rule, RuleSet
 
-__all__ = ["exceptions", "numerator_rows"]
+__all__ = ["drill_rows", "exceptions", "numerator_rows"]
 
 
 def _population(rule: Rule, month: Month, engine: Engine, window_override: bool) -> Population:
@@ -120,6 +120,45 @@ def numerator_rows(
         tuple(shown),
         in_frame_order=True,
         where=where,
+        branches=(branch,) if branch is not None and "branch_id" in pop.columns else (),
+        limit=limit,
+    )
+    return engine.collect([plan])[0]
+
+
+def drill_rows(
+    engine: Engine,
+    ruleset: RuleSet,
+    rule_id: str,
+    month: Month,
+    *,
+    branch: str | None = None,
+    limit: int | None = 10,
+) -> pl.DataFrame | None:
+    """The rows that make a share, coverage, rate or detection figure miss its target: the
+    rows meeting the condition when lower is better, those failing it when higher is better
+    (staff not appraised, tasks not completed). None for means and ratios, whose cause is a
+    grain (a counter, an agent) rather than rows."""
+    rule = ruleset.get(rule_id)
+    kind = rule.measure.kind
+    condition: str | None
+    if kind == "coverage":
+        condition = "covered"
+    elif kind in ("share", "detection", "count_distinct"):
+        condition = rule.measure.condition
+    elif kind == "rate":
+        condition = None
+    else:
+        return None
+    if condition is not None and rule.better == "higher":
+        condition = f"NOT ({condition})"
+    pop = _population(rule, month, engine, window_override=False)
+    shown = [c for c in _shown_columns(rule, sorted(pop.columns)) if c not in PERIOD_COLUMNS]
+    plan = Listing(
+        pop,
+        tuple(shown),
+        in_frame_order=True,
+        where=condition,
         branches=(branch,) if branch is not None and "branch_id" in pop.columns else (),
         limit=limit,
     )

@@ -17,6 +17,7 @@ __all__ = [
     "UNIT_NOTE",
     "Lang",
     "describe_target",
+    "format_gap",
     "format_target",
     "format_value",
 ]
@@ -104,3 +105,11 @@ def describe_target(rule: Rule, lang: Lang = "zh") -> str:
         return f"{op} 目标文件" if lang == "zh" else f"{op} targets file"
     joiner = " 与 " if lang == "zh" else " and "
     return f"{op} {joiner.join(parts)}"
+
+
+def format_gap(diff: float, unit: str, lang: Lang = "zh") -> str:
+    """A difference of two values in the unit's own terms, unsigned: 7.4pt, 0.8分钟, 31.27‱."""
+    size = abs(diff)
+    if unit in ("rate", "ratio"):
+        return f"{size * 100:.1f}pt"
+    return format_value(size, unit, lang)
