@@ -128,6 +128,7 @@ def evaluate_command(
     trend: Annotated[
         bool, typer.Option("--trend", help="Every month of the year to date, side by side.")
     ] = False,
+    ids: Annotated[bool, typer.Option("--ids", help="Show rule ids beside the titles.")] = False,
     fmt: FormatOption = "table",
     output: OutputOption = None,
     fail_on: Annotated[
@@ -168,7 +169,11 @@ def evaluate_command(
         fmt,
         output,
         results_to_records(shown) if fmt == "json" else None,
-        lambda: (trend_table if trend else results_table)(shown, ruleset, cfg["lang"]),
+        lambda: (
+            trend_table(shown, ruleset, cfg["lang"])
+            if trend
+            else results_table(shown, ruleset, cfg["lang"], ids=ids)
+        ),
     )
     if fail_on is not None and breaches(results, fail_on, period=str(the_month)):
         raise typer.Exit(1)

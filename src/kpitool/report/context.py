@@ -13,7 +13,7 @@ from kpitool.report.cells import listed_cell, overdue_days
 from kpitool.report.charts import bar_svg, trend_svg
 from kpitool.report.findings import Findings
 from kpitool.report.format import Lang, format_target, format_value
-from kpitool.report.labels import COLUMNS, LABELS, REASONS, STATUS_MARKS
+from kpitool.report.labels import COLUMNS, LABELS, STATUS_MARKS, reason_text
 from kpitool.rules.model import Rule, RuleSet
 
 __all__ = ["ReportData", "branch_context", "company_context", "delta"]
@@ -108,7 +108,7 @@ def _scorecard(data: ReportData, scope: str, scope_id: str) -> list[dict[str, An
                 f"{row['pace_needed'] * 100:.1f}pt"
             )
         elif row["reason"] and status == "n/a":
-            note = REASONS[lang].get(row["reason"], row["reason"])
+            note = reason_text(row["reason"], lang)
         key = data.rules.section_of.get(rule.id, "")
         title = data.rules.sections.get(key)
         rows.append(

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["COLUMNS", "LABELS", "REASONS", "STATUS_MARKS", "VALUES", "translate_value"]
+__all__ = [
+    "COLUMNS",
+    "LABELS",
+    "REASONS",
+    "STATUS_MARKS",
+    "VALUES",
+    "reason_text",
+    "translate_value",
+]
 
 REASONS = {
     "zh": {
@@ -17,6 +25,19 @@ REASONS = {
     "en": {},
 }
 """Why a value is n/a, as a Chinese reader reads it (English keeps the engine's words)."""
+
+_REASON_PREFIXES = {"zh": {"dataset missing: ": "缺少数据集: "}, "en": {}}
+
+
+def reason_text(reason: str, lang: str) -> str:
+    """Why a value is n/a in the report's language ("dataset missing: x" keeps the name)."""
+    if reason in REASONS.get(lang, {}):
+        return REASONS[lang][reason]
+    for prefix, said in _REASON_PREFIXES.get(lang, {}).items():
+        if reason.startswith(prefix):
+            return said + reason[len(prefix) :]
+    return reason
+
 
 STATUS_MARKS = {"pass": "○", "warn": "△", "fail": "×", "n/a": "–"}
 """Symbols that read in black and white and exist in every CJK font."""
