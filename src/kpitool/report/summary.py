@@ -41,7 +41,26 @@ def _branch_cause(data: ReportData, rule: Rule, branch_id: str) -> str:
     frame, total = drill
     key = next((c for c in frame.columns if c != "branch_id"), None)
     ids = "、".join(str(v) for v in frame[key].head(3)) if key else ""
-    return L["rows_below"].format(n=total) + (f" ({ids}{'…' if total > 3 else ''})" if ids else "")
+    below = L["listed_below"] if _listed_here(data, rule, branch_id) else L["rows_below"]
+    return below.format(n=total) + (f" ({ids}{'…' if total > 3 else ''})" if ids else "")
+
+
+def _listed_here(data: ReportData, rule: Rule, branch_id: str) -> bool:
+    """Whether the rule's detection list holds rows of the branch (shown in the lists)."""
+    listed = data.exceptions.get(rule.id)
+    if listed is None or "branch_id" not in listed.columns:
+        return False
+    return listed.filter(pl.col("branch_id") == branch_id).height > 0
+
+
+def _anchor(data: ReportData, rule: Rule, branch_id: str) -> str:
+    """Where on the page the rows behind a branch's figure are: its drill-down or the lists."""
+    if _listed_here(data, rule, branch_id):
+        return "lists"
+    key = (rule.id, branch_id)
+    return (
+        f"drill-{rule.id}" if _causes(data, rule, branch_id) or key in data.findings.drills else ""
+    )
 
 
 def _causes(data: ReportData, rule: Rule, branch_id: str) -> list[Cause]:
@@ -84,14 +103,7 @@ def _line(
         "status": row["status"],
         "css": row["status"],
         "title": getattr(rule.title, lang),
-        "anchor": f"drill-{rule.id}"
-        if (rule.id, scope_id) in data.findings.drills
-        or (
-            rule.id,
-            scope_id,
-        )
-        in data.findings.causes
-        else "",
+        "anchor": _anchor(data, rule, scope_id) if scope == "branch" else "",
         "text": L["sep"].join(parts),
         "cause": cause,
         "cause_label": L["cause"] if scope == "branch" else L["worst_branches"],
@@ -167,9 +179,7 @@ def branch_drills(data: ReportData, branch_id: str) -> list[dict[str, Any]]:
             continue
         key = (rule.id, branch_id)
         causes = _causes(data, rule, branch_id)
-        listed = data.exceptions.get(rule.id)
-        mine = listed is not None and "branch_id" in listed.columns
-        if mine and listed is not None and listed.filter(pl.col("branch_id") == branch_id).height:
+        if _listed_here(data, rule, branch_id):
             continue  # its detection list shows these rows already
         head = {
             "anchor": f"drill-{rule.id}",
