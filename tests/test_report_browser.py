@@ -80,7 +80,9 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("width", [1366, 390])
 @pytest.mark.parametrize("name", ["B03.html", "index.html"])
-def test_nothing_is_wider_than_the_viewport(pages: Path, tmp_path: Path, width: int, name: str) -> None:
+def test_nothing_is_wider_than_the_viewport(
+    pages: Path, tmp_path: Path, width: int, name: str
+) -> None:
     found = _probe(pages / name, width, tmp_path)
     assert found["viewport"] is True
     assert found["width"] == width

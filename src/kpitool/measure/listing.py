@@ -154,6 +154,10 @@ def drill_rows(
         condition = f"NOT ({condition})"
     pop = _population(rule, month, engine, window_override=False)
     shown = [c for c in _shown_columns(rule, sorted(pop.columns)) if c not in PERIOD_COLUMNS]
+    if rule.drill is not None:
+        condition = rule.drill.where or condition
+        lead = ["branch_id"] if "branch_id" in pop.columns else []
+        shown = lead + [c for c in rule.drill.show if c in pop.columns and c not in lead] or shown
     plan = Listing(
         pop,
         tuple(shown),

@@ -12,7 +12,7 @@ from kpitool.plan.periods import Month
 from kpitool.report.cells import listed_cell, overdue_days
 from kpitool.report.charts import bar_svg, trend_svg
 from kpitool.report.findings import Findings
-from kpitool.report.format import Lang, format_target, format_value
+from kpitool.report.format import UNIT_NOTE, Lang, format_target, format_value
 from kpitool.report.labels import COLUMNS, LABELS, STATUS_MARKS, reason_text
 from kpitool.rules.model import Rule, RuleSet
 
@@ -154,7 +154,9 @@ def _charts(data: ReportData, branch_id: str) -> list[dict[str, str]]:
         note = ""
         if last is not None and last["pace_needed"] is not None:
             note = f"{L['pace']}: {last['pace_needed'] * 100:.1f}pt"
-        charts.append({"title": getattr(rule.title, lang), "svg": svg, "note": note})
+        unit = UNIT_NOTE[lang][rule.unit]
+        title = f"{getattr(rule.title, lang)} ({unit})"
+        charts.append({"title": title, "svg": svg, "note": note})
     return charts
 
 
