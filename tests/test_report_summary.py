@@ -119,8 +119,7 @@ def test_company_summary_counts_the_branches_failures(counters_data: Path, tmp_p
     # company: (30+30+5+5+10)/5 = 16.0 minutes; staff 3/5 = 60.0%
     assert (
         "柜面平均排队时间 : 16.0分钟；目标 ≤ 15.0分钟；差距 1.0分钟；"
-        "未达标单位: 市区营业部 17.5分钟"
-        in summary
+        "未达标单位: 市区营业部 17.5分钟" in summary
     )
     assert "各单位未达标项数: 市区营业部 2 项" in summary
     assert "较上月新增未达标: 柜面平均排队时间" in summary  # February had no visits to fail

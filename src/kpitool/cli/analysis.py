@@ -42,6 +42,7 @@ from kpitool.cli.options import (
     stderr,
     stdout,
 )
+from kpitool.data.schema import DATASETS
 from kpitool.errors import KpiError
 from kpitool.log import configure_logging
 from kpitool.measure.results import breaches, filter_status, results_to_records
@@ -313,7 +314,9 @@ def report_command(
 @app.command("query")
 def query_command(
     ctx: typer.Context,
-    sql: Annotated[str, typer.Argument(help="One SQL query; tables are the datasets' names.")],
+    sql: Annotated[
+        str, typer.Argument(help="One SQL query over the tables: " + ", ".join(DATASETS) + ".")
+    ],
     data: DataOption = DEFAULT_DATA,
     fmt: FormatOption = "table",
     output: OutputOption = None,
