@@ -6,10 +6,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 MONTH  ?= 2015-03
-APT_PACKAGES := fonts-noto-cjk poppler-utils libharfbuzz-subset0 faketime
+APT_PACKAGES := fonts-noto-cjk poppler-utils libharfbuzz-subset0 faketime chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-packages test lint bench report check sample-data clean
+.PHONY: help setup system-packages test lint bench report check screenshots sample-data clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -47,6 +47,13 @@ check: setup  ## kpitool data check on the bundled sample data
 
 report: setup  ## The main job: every branch's report for MONTH (default 2015-03) from the sample data
 	$(BIN)/kpitool report --month $(MONTH)
+
+screenshots: setup  ## Headless Chromium screenshots of B03's page and the company's at 1366 and 390 px: out/screenshots/
+	$(BIN)/kpitool -q report --month $(MONTH) --branch B03 --format html --out out/screenshots
+	for w in 1366 390; do for p in B03 index; do \
+	  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=$$w,2400 \
+	    --screenshot=out/screenshots/$$p-$$w.png file://$(CURDIR)/out/screenshots/$(MONTH)/$$p.html 2>/dev/null; \
+	done; done
 
 sample-data: setup  ## Regenerate sample_data/ (seed 7, 8 branches, 2015)
 	$(BIN)/kpitool sample-data --out sample_data --seed 7 --branches 8 --year 2015

@@ -43,6 +43,13 @@ def test_trend_draws_branch_company_and_target() -> None:
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert {"01", "02", "03"} <= set(texts)
     assert "100%" in texts and "94%" in texts
+    assert "2015" in texts  # the year, once, beside the months
+
+
+def test_a_share_at_100_percent_never_gets_a_110_percent_axis() -> None:
+    svg = trend_svg(["2015-01", "2015-02"], [1.0, 1.0], [1.0, 1.0], [1.0, 1.0], percent=True)
+    texts = [t.text for t in ET.fromstring(svg).iter(f"{SVG}text")]
+    assert "110%" not in texts and "100%" in texts and "90%" in texts
 
 
 def test_tick_labels_show_the_step_s_decimals() -> None:

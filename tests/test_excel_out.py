@@ -215,8 +215,8 @@ def test_branch_workbook_scorecard_lists_and_notes(cli, tmp_path: Path) -> None:
     assert {"疑似销售人员电话", "超2000元短险必调"} <= set(book.sheetnames)
     card = _find(book["指标计分卡"], "指标编号", "claims.closed_within_5d_rate")
     assert card["指标名称"].value == "理赔5日结案率"
-    assert card["本月值"].value == pytest.approx(2 / 3)
-    assert card["本月值"].number_format == "0.00%" and card["目标"].value == 0.98
+    assert card["本期值"].value == pytest.approx(2 / 3)
+    assert card["本期值"].number_format == "0.00%" and card["目标"].value == 0.98
     assert card["状态"].value == "未达标" and card["状态"].fill.fgColor.rgb == FAIL_FILL
     assert (card["排名"].value, card["参与排名单位数"].value) == (2, 2)
     phones = [c.value for row in book["疑似销售人员电话"].iter_rows(min_row=2) for c in row]
@@ -238,7 +238,7 @@ def test_company_workbook_grid_flat_table_and_company_wide_lists(cli, tmp_path: 
     flat = _rows(book["各单位计分卡"])
     header = [c.value for c in flat[0]]
     rates = [
-        (r[header.index("单位代码")].value, r[header.index("本月值")].value)
+        (r[header.index("单位代码")].value, r[header.index("本期值")].value)
         for r in flat[1:]
         if r[header.index("指标编号")].value == "claims.closed_within_5d_rate"
     ]

@@ -310,7 +310,7 @@ def test_two_concurrent_runs_are_both_recorded(tmp_path: Path, cli: Callable[...
 
 def _vs_last_month(page: str, rule_id: str) -> str:
     row = page[page.index(rule_id) :]
-    cells = re.findall(r'<td class="num[^"]*">([^<]*)</td>', row)
+    cells = re.findall(r'<td class="num[^"]*"[^>]*>([^<]*)</td>', row)
     return cells[2]  # value, target, then the change on last month
 
 

@@ -239,13 +239,17 @@ def test_missing_fontconfig_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) ->
     pdf.check_cjk_font.cache_clear()
 
 
-def test_flags_in_exception_tables_read_yes_or_no(tmp_path: Path) -> None:
+def test_a_row_in_two_detection_lists_is_shown_once(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    # The bundled sample: B05's callbacks were answered on agents' phones (planted).
+    # The bundled sample: B05's 2 callbacks were answered on agents' phones (planted), so
+    # they are in 疑似销售人员电话 and again in 疑似虚假回访合计: listed once, then noted.
     render_reports("2015-03", None, out=out, formats=["html"], branches=["B05"], progress=False)
     page = (out / "2015-03" / "B05.html").read_text(encoding="utf-8")
-    block = page[page.index("疑似虚假回访合计") :]
-    assert ">是<" in block
+    lists = page[page.index('<section class="lists" id="lists">') :]
+    assert lists.count("K00005035") == 1 and lists.count("K00005056") == 1
+    total = lists[lists.index("疑似虚假回访合计") :]
+    block = total[: total.index("<h3>")]
+    assert "另有 2 条已在上方清单列出" in block and "K000050" not in block
     assert ">True<" not in page and ">False<" not in page
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+import yaml
 
 from builders import DEFAULT_BRANCHES, write_dataset
 
@@ -18,7 +20,15 @@ pytest.importorskip(
     "pyspark", reason="the spark extra is not installed (pip install -e '.[spark]')"
 )
 
-from kpitool import evaluate, exceptions, generate_sample_data, load_rules, open_engine, query
+from kpitool import (
+    evaluate,
+    exceptions,
+    generate_sample_data,
+    load_rules,
+    open_data,
+    open_engine,
+    query,
+)
 from kpitool.errors import DataError
 from kpitool.resources import BUNDLED_DATA
 
@@ -75,9 +85,22 @@ def test_planted_exceptions_come_back(session: Any) -> None:
     assert "B06" in set(rows["branch_id"])
 
 
-def test_gbk_exports_through_the_catalogue(session: Any) -> None:
-    """Chinese headers, GBK bytes and the catalogue's formats read the same in Spark."""
-    raw = BUNDLED_DATA / "raw"
+def test_gbk_exports_through_the_catalogue(session: Any, tmp_path: Path) -> None:
+    """Chinese headers, GBK bytes and the catalogue's formats read the same in Spark (the
+    sample's branch list, a workbook Spark does not read, goes in as a GBK CSV here)."""
+    raw = tmp_path / "raw"
+    shutil.copytree(BUNDLED_DATA / "raw", raw)
+    branches = open_data(raw).scan("branches").collect()
+    (raw / "机构清单.xlsx").unlink()
+    names = {"branch_id": "机构代码", "branch_name": "机构名称", "parent_id": "上级机构"}
+    text = branches.rename({**names, "level": "机构级别"}).write_csv()
+    (raw / "机构清单.csv").write_bytes(text.encode("gbk"))
+    catalogue = yaml.safe_load((raw / "catalogue.yaml").read_text(encoding="utf-8"))
+    entry = catalogue["datasets"]["branches"]
+    for key in ("sheet", "header_row"):
+        entry.pop(key)
+    entry.update({"path": "机构清单.csv", "format": "csv", "encoding": "gbk", "nulls": [""]})
+    (raw / "catalogue.yaml").write_text(yaml.safe_dump(catalogue, allow_unicode=True))
     polars_rows = evaluate("2015-03", raw, rule_ids=["claims."])
     spark_rows = evaluate("2015-03", raw, rule_ids=["claims."], engine="spark")
     assert polars_rows["value"].drop_nulls().len() > 0

@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from kpitool.api.checks import check_branches, check_grains
 from kpitool.api.engines import Data, EngineName, open_engine
 from kpitool.api.explanation import Explanation, explain_figure
 from kpitool.api.records import diff, freshness, history, record_evaluation
@@ -88,9 +89,12 @@ def evaluate(
     '.'; `by` adds grains (counter, channel, agent) to the rules whose population has them.
     `record` (an OUT folder) records the run in its history, as the last month's run.
     Without `allow_empty`, a last month in which no fact dataset has a row is refused.
+    An unknown branch, rule or grain, or a grain no chosen rule has, is a UsageError.
     """
     opened = open_engine(data, engine, session=session)
     ruleset, asked = _rules(rules), _months(months)
+    check_branches(opened, branches)
+    check_grains(opened, ruleset.select(list(rule_ids) if rule_ids else None), asked, by)
     results = evaluating.evaluate(
         opened, ruleset, asked, branches=branches, rule_ids=rule_ids, by=by
     )
@@ -117,6 +121,7 @@ def exceptions(
     columns; personal data masked unless `unmask`. With `out` (a reports folder), each row
     also has `first_listed` and `periods_listed` from its history."""
     opened = open_engine(data, engine, session=session)
+    check_branches(opened, branches)
     ruleset, the_month = _rules(rules), _months(month)[0]
     rows = listing.exceptions(opened, ruleset, rule_id, the_month, branches=tuple(branches or ()))
     if out is not None:
@@ -140,6 +145,7 @@ def explain(
     if limit < 0:
         raise UsageError(f"--limit {limit}: expected 0 or more")
     opened = open_engine(data, engine, session=session)
+    check_branches(opened, [branch] if branch else None)
     found = explain_figure(opened, _rules(rules), rule_id, _months(month)[0], branch, limit)
     return found if unmask else Explanation(found.rule, found.result, mask_frame(found.rows))
 

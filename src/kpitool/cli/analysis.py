@@ -43,6 +43,7 @@ from kpitool.cli.options import (
     stderr,
     stdout,
 )
+from kpitool.data.schema import DATASETS
 from kpitool.errors import KpiError
 from kpitool.log import configure_logging
 from kpitool.measure.results import breaches, filter_status, results_to_records
@@ -138,6 +139,7 @@ def evaluate_command(
         TrendUnit | None,
         typer.Option("--trend-by", help="With --trend: split the period by month, week or day."),
     ] = None,
+    ids: Annotated[bool, typer.Option("--ids", help="Show rule ids beside the titles.")] = False,
     fmt: FormatOption = "table",
     output: OutputOption = None,
     fail_on: Annotated[
@@ -183,7 +185,7 @@ def evaluate_command(
         ruleset,
         branches=branch,
         rule_ids=rule,
-        by=[b for b in by or [] if b != "branch"],
+        by=by or [],
         engine=engine_of(cfg),
         record=cfg["out"] if record else None,
         allow_empty=allow_empty,
@@ -194,7 +196,11 @@ def evaluate_command(
         fmt,
         output,
         results_to_records(shown) if fmt == "json" else None,
-        lambda: (trend_table if trend else results_table)(shown, ruleset, cfg["lang"]),
+        lambda: (
+            trend_table(shown, ruleset, cfg["lang"])
+            if trend
+            else results_table(shown, ruleset, cfg["lang"], ids=ids)
+        ),
         units={r.id: r.unit for r in ruleset},
     )
     if fail_on is not None and breaches(results, fail_on, period=str(the_month)):
@@ -359,7 +365,9 @@ def report_command(
 @app.command("query")
 def query_command(
     ctx: typer.Context,
-    sql: Annotated[str, typer.Argument(help="One SQL query; tables are the datasets' names.")],
+    sql: Annotated[
+        str, typer.Argument(help="One SQL query over the tables: " + ", ".join(DATASETS) + ".")
+    ],
     data: DataOption = DEFAULT_DATA,
     fmt: FormatOption = "table",
     output: OutputOption = None,

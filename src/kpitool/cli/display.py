@@ -10,6 +10,7 @@ import polars as pl
 from rich import box
 from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from kpitool.api.explanation import Explanation
 from kpitool.data.check import CheckReport
@@ -24,6 +25,7 @@ from kpitool.report.format import (
     format_value,
     short_label,
 )
+from kpitool.report.labels import COLUMNS, reason_text, translate_value
 from kpitool.rules.model import RuleSet
 
 __all__ = [
@@ -39,47 +41,91 @@ __all__ = [
     "results_table",
     "rows_title",
     "rules_table",
+    "scope_name",
+    "status_counts",
     "trend_table",
 ]
 
 
-def results_table(results: pl.DataFrame, rules: RuleSet, lang: Lang = "zh") -> Table:
-    """A rich table of evaluation results: a row per rule and scope; the period goes in the
-    title when there is one, and the note column only appears when a row has a note."""
+def scope_name(scope: str, scope_id: str, lang: Lang = "zh") -> str:
+    """A result's scope as a reader says it: 全市, B03, 柜面 C0301, 渠道 个险."""
+    if scope == "company":
+        return "全市" if lang == "zh" else "company"
+    if scope == "branch":
+        return scope_id
+    word = COLUMNS[lang].get(f"{scope}_id", scope) if lang == "zh" else scope
+    shown = translate_value(scope_id, lang)
+    return f"{_SCOPE_WORDS.get(scope, word) if lang == 'zh' else word} {shown}"
+
+
+_SCOPE_WORDS = {"counter": "柜面", "channel": "渠道", "agent": "业务员", "investigator": "调查员"}
+
+
+def results_table(
+    results: pl.DataFrame, rules: RuleSet, lang: Lang = "zh", *, ids: bool = False
+) -> Group:
+    """Evaluation results, one line a rule and scope (title, scope, value, target, status),
+    ids with `ids`, a note column only when a row has a note, then a count by status; cells
+    never wrap, so it fits 80 columns and ids and dates stay whole."""
     zh = lang == "zh"
     periods = sorted(results["period"].unique().to_list()) if results.height else []
     one_period = len(periods) == 1
     title = ("KPI 评估结果" if zh else "KPI results") + (f" · {periods[0]}" if one_period else "")
-    table = Table(title=title, header_style="bold")
-    table.add_column("指标" if zh else "Rule", overflow="fold", ratio=3)
+    table = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("指标" if zh else "Rule", overflow="ellipsis")
+    if ids:
+        table.add_column("id", no_wrap=True)
     if not one_period:
         table.add_column("期间" if zh else "Period", no_wrap=True)
-    table.add_column("范围" if zh else "Scope", overflow="fold", ratio=1)
+    table.add_column("范围" if zh else "Scope", no_wrap=True)
     table.add_column("值" if zh else "Value", justify="right", no_wrap=True)
     table.add_column("目标" if zh else "Target", no_wrap=True)
     table.add_column("状态" if zh else "Status", no_wrap=True)
     with_notes = results.height and results["reason"].drop_nulls().len() > 0
     if with_notes:
-        table.add_column("说明" if zh else "Note", overflow="fold", ratio=1)
+        table.add_column("说明" if zh else "Note", no_wrap=True)
+    counts: dict[str, int] = {}
     for row in results.iter_rows(named=True):
         rule = rules.get(row["rule_id"])
         status = row["status"]
-        scope = {"company": "ALL", "branch": row["scope_id"]}.get(
-            row["scope"], f"{row['scope']} {row['scope_id']}"
-        )
-        cells = [f"{getattr(rule.title, lang)}\n[dim]{rule.id}[/]"]
+        counts[status] = counts.get(status, 0) + 1
+        cells = [getattr(rule.title, lang)]
+        if ids:
+            cells.append(f"[dim]{rule.id}[/]")
         if not one_period:
             cells.append(row["period"])
         cells += [
-            scope,
+            scope_name(row["scope"], row["scope_id"], lang),
             format_value(row["value"], rule.unit, lang, near=row["target"]),
             format_target(rule, row["target"], lang),
             f"[{STATUS_STYLES[status]}]{STATUS_SYMBOLS[status]} {STATUS_LABELS[lang][status]}[/]",
         ]
         if with_notes:
-            cells.append(row["reason"] or "")
+            reason = row["reason"] or ""
+            cells.append(reason_text(reason, lang))
         table.add_row(*cells)
-    return table
+    _keep_whole(table)
+    return Group(table, status_counts(counts, lang))
+
+
+def _keep_whole(table: Table) -> None:
+    """Every column but the first (the title, which wraps) as wide as its widest cell, so a
+    narrow terminal shortens titles rather than cutting ids, values or dates."""
+    for column in table.columns[1:]:
+        cells = [Text.from_markup(str(c)).cell_len for c in column.cells]
+        column.min_width = max([Text.from_markup(str(column.header)).cell_len, *cells])
+
+
+def status_counts(counts: dict[str, int], lang: Lang = "zh") -> str:
+    """The closing line of a results table: how many rows at each status."""
+    total = sum(counts.values())
+    parts = [
+        f"[{STATUS_STYLES[s]}]{STATUS_SYMBOLS[s]} {STATUS_LABELS[lang][s]} {counts[s]}[/]"
+        for s in ("fail", "warn", "pass", "n/a")
+        if counts.get(s)
+    ]
+    head = f"共 {total} 行: " if lang == "zh" else f"{total} rows: "
+    return head + " · ".join(parts)
 
 
 def trend_table(results: pl.DataFrame, rules: RuleSet, lang: Lang = "zh") -> Group:

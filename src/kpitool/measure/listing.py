@@ -17,7 +17,7 @@ from kpitool.plan.population import PERIOD_COLUMNS, Missing, population
 from kpitool.plan.steps import Listing, Population
 from kpitool.rules.model import Rule, RuleSet
 
-__all__ = ["exceptions", "numerator_rows"]
+__all__ = ["drill_rows", "exceptions", "numerator_rows"]
 
 
 def _population(rule: Rule, month: Period, engine: Engine, window_override: bool) -> Population:
@@ -44,7 +44,10 @@ def exceptions(
     """The exception rows of a detection rule for a month: `branch_id` first, then its columns."""
     rule = ruleset.get(rule_id)
     if not rule.detection:
-        raise UsageError(f"rule {rule_id} lists no exceptions (it is not a detection rule)")
+        listed = ", ".join(r.id for r in ruleset if r.detection)
+        raise UsageError(
+            f"rule {rule_id} lists no exceptions (it is not a detection rule; those are: {listed})"
+        )
     spec = rule.exceptions
     pop = _population(rule, month, engine, window_override=True)
     grouped = spec is not None and bool(spec.group_by)
@@ -117,6 +120,49 @@ def numerator_rows(
         tuple(shown),
         in_frame_order=True,
         where=where,
+        branches=(branch,) if branch is not None and "branch_id" in pop.columns else (),
+        limit=limit,
+    )
+    return engine.collect([plan])[0]
+
+
+def drill_rows(
+    engine: Engine,
+    ruleset: RuleSet,
+    rule_id: str,
+    month: Period,
+    *,
+    branch: str | None = None,
+    limit: int | None = 10,
+) -> pl.DataFrame | None:
+    """The rows that make a share, coverage, rate or detection figure miss its target: the
+    rows meeting the condition when lower is better, those failing it when higher is better
+    (staff not appraised, tasks not completed). None for means and ratios, whose cause is a
+    grain (a counter, an agent) rather than rows."""
+    rule = ruleset.get(rule_id)
+    kind = rule.measure.kind
+    condition: str | None
+    if kind == "coverage":
+        condition = "covered"
+    elif kind in ("share", "detection", "count_distinct"):
+        condition = rule.measure.condition
+    elif kind == "rate":
+        condition = None
+    else:
+        return None
+    if condition is not None and rule.better == "higher":
+        condition = f"NOT ({condition})"
+    pop = _population(rule, month, engine, window_override=False)
+    shown = [c for c in _shown_columns(rule, sorted(pop.columns)) if c not in PERIOD_COLUMNS]
+    if rule.drill is not None:
+        condition = rule.drill.where or condition
+        lead = ["branch_id"] if "branch_id" in pop.columns else []
+        shown = lead + [c for c in rule.drill.show if c in pop.columns and c not in lead] or shown
+    plan = Listing(
+        pop,
+        tuple(shown),
+        in_frame_order=True,
+        where=condition,
         branches=(branch,) if branch is not None and "branch_id" in pop.columns else (),
         limit=limit,
     )

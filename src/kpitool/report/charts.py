@@ -49,9 +49,13 @@ def _tick_label(value: float, percent: bool, step: float) -> str:
     return f"{text}%" if percent else text
 
 
+def _is_month(label: str) -> bool:
+    return len(label) == 7 and label[4] == "-"
+
+
 def _axis(label: str) -> str:
     """An x-axis label: a month of the year as 03 (YYYY-MM), anything else as given."""
-    return label[5:] if len(label) == 7 and label[4] == "-" else label
+    return label[5:] if _is_month(label) else label
 
 
 def _svg(width: float, height: float, body: list[str]) -> str:
@@ -101,6 +105,11 @@ def trend_svg(
     series = [[None if v is None else v * scale for v in s] for s in (values, company, targets)]
     present = [v for s in series for v in s if v is not None]
     ticks = nice_ticks(min(present, default=0.0), max(present, default=1.0))
+    if percent and max(present, default=0.0) <= 100.0:
+        capped = [t for t in ticks if t <= 100.0 + 1e-9]  # a share never passes 100%
+        ticks = capped if len(capped) >= 2 else [ticks[0], 100.0]
+        if len(ticks) == 2 and ticks[0] == ticks[1]:
+            ticks = [ticks[0] - 10.0, ticks[0]]
     low, high = ticks[0], ticks[-1]
     plot_w, plot_h = width - left - right, height - top - bottom
     slot = plot_w / max(len(months), 1)
@@ -128,6 +137,8 @@ def trend_svg(
     )
     for i, month in enumerate(months):
         body.append(_text(x_of(i), height - 4, _axis(month)))
+    if months and _is_month(months[0]):  # the year, once, where the months begin
+        body.append(_text(left - 3, height - 4, months[0][:4], "end", f' fill="{_MUTED}"'))
     steps = [(x_of(i + dx), v) for i, v in enumerate(series[2]) for dx in (-0.5, 0.5)]
     styles = (
         (steps, f'stroke="{_TARGET}" stroke-width="1" stroke-dasharray="1 1.5"'),
@@ -164,7 +175,7 @@ def bar_svg(months: Sequence[str], counts: Sequence[int], label: str) -> str:
             f'height="{_number(bar_h)}" fill="{_BAR}"/>'
         )
         body.append(_text(middle, y - 2, str(count), extra=' font-size="6.5"'))
-        body.append(_text(middle, height - 4, _axis(month)))
+        body.append(_text(middle, height - 4, month if i == 0 else _axis(month)))
     axis_y = _number(top + plot_h)
     body.append(
         f'<line x1="{_number(left)}" x2="{_number(width - right)}" y1="{axis_y}" '

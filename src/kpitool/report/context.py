@@ -9,13 +9,15 @@ from typing import Any
 import polars as pl
 
 from kpitool.plan.periods import Period, trend_periods
+from kpitool.report.cells import listed_cell, overdue_days
 from kpitool.report.charts import bar_svg, trend_svg
-from kpitool.report.format import Lang, format_target, format_value, short_label
-from kpitool.report.labels import COLUMNS, LABELS, REASONS, STATUS_MARKS, translate_value
+from kpitool.report.findings import Findings
+from kpitool.report.format import UNIT_NOTE, Lang, format_target, format_value, short_label
+from kpitool.report.labels import COLUMNS, LABELS, STATUS_MARKS, reason_text
 from kpitool.report.progress import Progress, progress_charts, task_table
 from kpitool.rules.model import Rule, RuleSet
 
-__all__ = ["ReportData", "branch_context", "company_context"]
+__all__ = ["ReportData", "branch_context", "company_context", "delta"]
 
 _CSS = {"pass": "pass", "warn": "warn", "fail": "fail", "n/a": "na"}
 EXCEPTION_ROWS = 30
@@ -38,6 +40,7 @@ class ReportData:
     progress: Progress | None = None
     changes: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     """The "what changed" lines per scope, read from the history (report.changes)."""
+    findings: Findings = field(default_factory=Findings)
 
     def value(
         self, rule_id: str, month: Period, scope: str, scope_id: str
@@ -52,21 +55,22 @@ class ReportData:
         }
 
 
-def _delta(rule: Rule, now: float | None, before: float | None) -> tuple[str, str]:
-    """The change as text (+1.2pt, −0.4) and its CSS class (good or bad direction)."""
+def delta(rule: Rule, now: float | None, before: float | None) -> tuple[str, str]:
+    """The change as text in the rule's unit (+1.2pt, −0.4分钟, +3.20‱) and its CSS class
+    (good or bad direction); a change that rounds to nothing reads 0."""
     if now is None or before is None:
         return "—", "muted"
     diff = now - before
-    if abs(diff) < 1e-12:
+    if rule.unit in ("rate", "ratio"):
+        text = f"{diff * 100:+.1f}pt"
+    elif rule.unit == "per_10k":
+        text = f"{diff:+.2f}‱"
+    elif rule.unit == "count":
+        text = f"{diff:+,.0f}"
+    else:
+        text = f"{diff:+.1f}"
+    if not any(ch in "123456789" for ch in text):
         return "0", "muted"
-    percent = rule.unit in ("rate", "ratio")
-    text = (
-        f"{diff * 100:+.1f}pt"
-        if percent
-        else f"{diff:+.1f}"
-        if rule.unit != "count"
-        else (f"{diff:+,.0f}")
-    )
     text = text.replace("-", "−")
     better = rule.better
     good = better is not None and ((diff > 0) == (better == "higher"))
@@ -99,8 +103,8 @@ def _scorecard(data: ReportData, scope: str, scope_id: str) -> list[dict[str, An
             continue
         last_month = data.value(rule.id, data.month.previous(), scope, scope_id)
         last_year = data.value(rule.id, data.month.same_period_last_year(), scope, scope_id)
-        d_month = _delta(rule, row["value"], last_month["value"] if last_month else None)
-        d_year = _delta(rule, row["value"], last_year["value"] if last_year else None)
+        d_month = delta(rule, row["value"], last_month["value"] if last_month else None)
+        d_year = delta(rule, row["value"], last_year["value"] if last_year else None)
         status = row["status"]
         note = ""
         if row["pace_needed"] is not None and row["milestone"] is not None:
@@ -110,7 +114,7 @@ def _scorecard(data: ReportData, scope: str, scope_id: str) -> list[dict[str, An
                 f"{row['pace_needed'] * 100:.1f}pt"
             )
         elif row["reason"] and status == "n/a":
-            note = REASONS[lang].get(row["reason"], row["reason"])
+            note = reason_text(row["reason"], lang)
         key = data.rules.section_of.get(rule.id, "")
         title = data.rules.sections.get(key)
         rows.append(
@@ -161,43 +165,58 @@ def _charts(data: ReportData, branch_id: str) -> list[dict[str, str]]:
         note = ""
         if last is not None and last["pace_needed"] is not None:
             note = f"{L['pace']}: {last['pace_needed'] * 100:.1f}pt"
-        charts.append({"title": getattr(rule.title, lang), "svg": svg, "note": note})
+        unit = UNIT_NOTE[lang][rule.unit]
+        title = f"{getattr(rule.title, lang)} ({unit})"
+        charts.append({"title": title, "svg": svg, "note": note})
     return charts
 
 
-def _cell(value: object, lang: str) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):  # a flag such as agent_phone: 是/否, not True/False
-        return LABELS[lang]["yes" if value else "no"]
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    return translate_value(value, lang) if isinstance(value, str) else str(value)
-
-
-def _exception_blocks(data: ReportData, branch_id: str | None) -> list[dict[str, Any]]:
+def _exception_blocks(data: ReportData, branch_id: str | None) -> dict[str, Any]:
+    """The detection lists of a page: a block per list with rows (a row already shown in an
+    earlier list of the page is not shown again) and the titles of the empty ones, which
+    read as one line."""
     L = LABELS[data.lang]
-    blocks = []
+    blocks, empty = [], []
+    seen: set[tuple[str, ...]] = set()
     for rule_id, frame in data.exceptions.items():
         rule = data.rules.get(rule_id)
         if branch_id is not None and "branch_id" in frame.columns:
             frame = frame.filter(pl.col("branch_id") == branch_id)
         elif branch_id is not None:
             continue
-        shown = frame.head(EXCEPTION_ROWS)
-        columns = [c for c in shown.columns if c != "branch_id" or branch_id is None]
-        rows = [[_cell(v, data.lang) for v in r] for r in shown.select(columns).iter_rows()]
-        more = frame.height - shown.height
+        title = getattr(rule.title, data.lang)
+        if frame.height == 0:
+            empty.append(title)
+            continue
+        columns = [c for c in frame.columns if c != "branch_id" or branch_id is None]
+        end = data.month.last_day
+        texts = [
+            tuple(listed_cell(c, v, data.lang, end) for c, v in zip(columns, r, strict=True))
+            for r in frame.select(columns).iter_rows()
+        ]
+        overdue = overdue_days(frame, end)
+        if overdue is not None:
+            texts = [(*r, d) for r, d in zip(texts, overdue, strict=True)]
+        keys = [(columns[0], r[0]) for r in texts]  # a row is its first column's id
+        fresh = [r for r, k in zip(texts, keys, strict=True) if k not in seen]
+        seen.update(keys)
+        shown = fresh[:EXCEPTION_ROWS]
+        repeated = len(texts) - len(fresh)
+        more = len(fresh) - len(shown)
+        notes = [L["more_rows"].format(n=more)] if more > 0 else []
+        if repeated:
+            notes.append(L["repeated_rows"].format(n=repeated))
         blocks.append(
             {
-                "title": getattr(rule.title, data.lang),
-                "columns": [COLUMNS[data.lang].get(c, c) for c in columns],
-                "rows": rows,
+                "title": title,
+                "columns": [COLUMNS[data.lang].get(c, c) for c in columns]
+                + ([L["days_overdue"]] if overdue is not None else []),
+                "rows": [list(r) for r in shown],
                 "count_text": L["count_rows"].format(n=frame.height),
-                "more": L["more_rows"].format(n=more) if more > 0 else "",
+                "more": " · ".join(notes),
             }
         )
-    return blocks
+    return {"blocks": blocks, "empty": "、".join(empty) if data.lang == "zh" else ", ".join(empty)}
 
 
 def branch_context(data: ReportData, branch: dict[str, str]) -> dict[str, Any]:
@@ -263,11 +282,16 @@ def company_context(data: ReportData) -> dict[str, Any]:
             key=lambda item: -item[1] if rule.better == "higher" else item[1],
         )
         if rule.better is not None and len(ranked) >= 2:
+            tied = abs(ranked[0][1] - ranked[-1][1]) < 1e-12  # all equal: nobody is last
             league.append(
                 {
                     "title": getattr(rule.title, lang),
-                    "first": f"{ranked[0][0]} {format_value(ranked[0][1], rule.unit, lang)}",
-                    "last": f"{ranked[-1][0]} {format_value(ranked[-1][1], rule.unit, lang)}",
+                    "first": L["all_tied"]
+                    if tied
+                    else f"{ranked[0][0]} {format_value(ranked[0][1], rule.unit, lang)}",
+                    "last": "—"
+                    if tied
+                    else f"{ranked[-1][0]} {format_value(ranked[-1][1], rule.unit, lang)}",
                 }
             )
         company = data.value(rule.id, data.month, "company", "ALL")

@@ -19,6 +19,7 @@ __all__ = [
     "UNIT_NOTE",
     "Lang",
     "describe_target",
+    "format_gap",
     "format_target",
     "format_value",
     "period_title",
@@ -161,3 +162,11 @@ def short_label(start: dt.date, end: dt.date, one_year: bool = True) -> str:
         year, week, _ = start.isocalendar()
         return f"W{week:02d}" if one_year else f"{year}-W{week:02d}"
     return f"{start:%m-%d}..{end:%m-%d}" if one_year else f"{start}..{end}"
+
+
+def format_gap(diff: float, unit: str, lang: Lang = "zh") -> str:
+    """A difference of two values in the unit's own terms, unsigned: 7.4pt, 0.8分钟, 31.27‱."""
+    size = abs(diff)
+    if unit in ("rate", "ratio"):
+        return f"{size * 100:.1f}pt"
+    return format_value(size, unit, lang)

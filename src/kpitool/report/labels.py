@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["COLUMNS", "LABELS", "REASONS", "STATUS_MARKS", "VALUES", "translate_value"]
+__all__ = [
+    "COLUMNS",
+    "LABELS",
+    "REASONS",
+    "STATUS_MARKS",
+    "VALUES",
+    "reason_text",
+    "translate_value",
+]
 
 REASONS = {
     "zh": {
@@ -17,6 +25,19 @@ REASONS = {
     "en": {},
 }
 """Why a value is n/a, as a Chinese reader reads it (English keeps the engine's words)."""
+
+_REASON_PREFIXES = {"zh": {"dataset missing: ": "缺少数据集: "}, "en": {}}
+
+
+def reason_text(reason: str, lang: str) -> str:
+    """Why a value is n/a in the report's language ("dataset missing: x" keeps the name)."""
+    if reason in REASONS.get(lang, {}):
+        return REASONS[lang][reason]
+    for prefix, said in _REASON_PREFIXES.get(lang, {}).items():
+        if reason.startswith(prefix):
+            return said + reason[len(prefix) :]
+    return reason
+
 
 STATUS_MARKS = {"pass": "○", "warn": "△", "fail": "×", "n/a": "–"}
 """Symbols that read in black and white and exist in every CJK font."""
@@ -91,6 +112,34 @@ LABELS: dict[str, dict[str, str]] = {
         "listed_before": "上期已列 ({first} 起, 第 {periods} 期)",
         "dq_latest": "各数据集最新日期: {dates}",
         "dq_stale": "数据可能不完整: {dataset} 最新日期 {latest}, 报告期末 {end} (超过 {days} 天)",
+        "summary": "本期要点",
+        "summary_head": "本期 {fail} 项未达标、{warn} 项预警",
+        "summary_clean": "本期各项指标均达标",
+        "gap": "差距",
+        "cause": "主要原因",
+        "worst_branches": "未达标单位",
+        "rows_below": "{n} 条明细见下方",
+        "listed_below": "{n} 条见异常清单",
+        "sep": "；",
+        "newly_failing": "较上月新增未达标: {rules}",
+        "recovered": "恢复达标: {rules}",
+        "no_change": "达标情况与上月相同",
+        "branch_fails": "{name} {n} 项",
+        "branch_fail_counts": "各单位未达标项数",
+        "drill": "未达标明细",
+        "who": "对象",
+        "name": "名称",
+        "counter": "柜面",
+        "agent": "业务员",
+        "days_overdue": "逾期天数",
+        "nothing_listed": "以下清单本期无异常",
+        "repeated_rows": "另有 {n} 条已在上方清单列出",
+        "company_page": "返回全市汇总",
+        "this_pdf": "本报告 PDF",
+        "rank_head": "名次",
+        "first": "第一",
+        "all_tied": "各单位并列",
+        "failures_note": "按支公司计，不含全市行",
     },
     "en": {
         "branch_report": "customer-service KPI report",
@@ -166,6 +215,34 @@ LABELS: dict[str, dict[str, str]] = {
         "dq_latest": "Latest date per dataset: {dates}",
         "dq_stale": "Data may be incomplete: {dataset} latest {latest}, period ends {end} "
         "(more than {days} days)",
+        "summary": "At a glance",
+        "summary_head": "{fail} KPIs fail and {warn} warn this period",
+        "summary_clean": "Every KPI is on target this period",
+        "gap": "gap",
+        "cause": "main cause",
+        "worst_branches": "failing branches",
+        "rows_below": "{n} rows listed below",
+        "listed_below": "{n} rows in the exception lists",
+        "sep": "; ",
+        "newly_failing": "newly failing since last month: {rules}",
+        "recovered": "back on target: {rules}",
+        "no_change": "no change in status since last month",
+        "branch_fails": "{name} {n}",
+        "branch_fail_counts": "Failing KPIs per branch",
+        "drill": "Behind the missed figures",
+        "who": "Who",
+        "name": "Name",
+        "counter": "counter",
+        "agent": "agent",
+        "days_overdue": "Days overdue",
+        "nothing_listed": "Nothing listed this period",
+        "repeated_rows": "{n} more rows already listed above",
+        "company_page": "Back to the company summary",
+        "this_pdf": "This report as PDF",
+        "rank_head": "Rank",
+        "first": "first",
+        "all_tied": "all branches tied",
+        "failures_note": "branch rows only, the company row not counted",
     },
 }
 
@@ -203,6 +280,19 @@ COLUMNS = {
         "due_date": "应缴日期",
         "premium_due": "应缴保费",
         "paid_at": "实缴日期",
+        "employee_id": "员工号",
+        "role": "岗位",
+        "incident_date": "出险日期",
+        "policy_issued_at": "保单生效日",
+        "completed_at": "完成日期",
+        "customer_id": "客户号",
+        "collected_at": "采集日期",
+        "in_scope": "应采集",
+        "applied_at": "投保日期",
+        "issued_at": "承保日期",
+        "is_group": "团险",
+        "ticket_id": "排队号",
+        "arrived_at": "到达时间",
         "policyholder_id": "投保人",
         "status": "状态",
         "status_date": "状态日期",

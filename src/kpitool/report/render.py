@@ -44,11 +44,13 @@ from kpitool.plan.engine import Engine
 from kpitool.plan.periods import Period, trend_periods
 from kpitool.report.changes import read_changes, record, results_with_history
 from kpitool.report.context import ReportData, branch_context, company_context
+from kpitool.report.findings import find
 from kpitool.report.format import Lang, period_title
 from kpitool.report.freshness import freshness_note
 from kpitool.report.labels import LABELS
 from kpitool.report.pdf import check_cjk_font, render_pdf
 from kpitool.report.progress import measure_progress
+from kpitool.report.summary import branch_drills, page_summary
 from kpitool.report.workbook import Notes, write_workbooks
 from kpitool.resources import BUNDLED_TEMPLATES
 from kpitool.rules.model import RuleSet
@@ -240,12 +242,22 @@ def render_reports(
     timings["evaluate"] = time.perf_counter() - step
     step = time.perf_counter()
     listed = _exception_lists(the_month, engine, ruleset, unmask=unmask)
+    findings = find(engine, ruleset, the_month, results, unmask=unmask)
     timings["exceptions"] = time.perf_counter() - step
     campaign = measure_progress(engine, ruleset, the_month)
     changes = read_changes(out, the_month, ruleset, results, listed, every, lang)
     quality = [*facts.quality, *freshness_note(fresh, lang)]
     report_data = ReportData(
-        the_month, ruleset, results, changes.listed, every, quality, lang, campaign, changes.lines
+        the_month,
+        ruleset,
+        results,
+        changes.listed,
+        every,
+        quality,
+        lang,
+        campaign,
+        changes.lines,
+        findings,
     )
     generated = (
         "reproducible"
@@ -339,15 +351,27 @@ def _pages(
         task = bar.add_task("HTML", total=len(chosen) + 1)
         for branch in chosen:
             context = branch_context(report_data, branch)
-            html = env.get_template("branch.html").render(**common, **context)
+            summary = page_summary(report_data, "branch", branch["id"])
+            drills = branch_drills(report_data, branch["id"])
+            html = env.get_template("branch.html").render(
+                **common, **context, summary=summary, drills=drills, pdf="pdf" in formats
+            )
             pages.append((folder / f"{branch['file']}", html))
             bar.advance(task)
-        company = company_context(report_data)
+        company = {
+            **company_context(report_data),
+            "summary": page_summary(report_data, "company", "ALL"),
+        }
         every = report_data.branches
         linked = [{**b, "pdf": "pdf" in formats} for b in chosen]
         template = env.get_template("company.html")
-        index = template.render(**common, **company, branches=every, linked=linked, links=True)
-        printable = template.render(**common, **company, branches=every, linked=[], links=False)
+        pdf = "pdf" in formats
+        index = template.render(
+            **common, **company, branches=every, linked=linked, links=True, pdf=pdf
+        )
+        printable = template.render(
+            **common, **company, branches=every, linked=[], links=False, pdf=False
+        )
         bar.advance(task)
     return _Pages(pages, index, printable)
 

@@ -34,7 +34,7 @@ _WORDS = {
         "rule_id": "指标编号",
         "title": "指标名称",
         "unit": "单位",
-        "value": "本月值",
+        "value": "本期值",
         "target": "目标",
         "status": "状态",
         "reason": "说明",

@@ -146,6 +146,14 @@ class Exceptions(_Model):
     having: str | None = None
 
 
+class Drill(_Model):
+    """The rows behind a missed figure a report lists: those matching `where` (default: the
+    rows that make the figure miss), with the columns in `show` a manager acts on."""
+
+    where: str | None = None
+    show: list[str] = Field(default_factory=list)
+
+
 class Deadline(_Model):
     """A per-branch date taken from another rule's targets rows, as parameter :deadline."""
 
@@ -178,6 +186,7 @@ class Rule(_Model):
     min_population: int | None = Field(default=None, ge=1)
     deadline: Deadline | None = None
     exceptions: Exceptions | None = None
+    drill: Drill | None = None
 
     @property
     def detection(self) -> bool:
@@ -260,7 +269,11 @@ class RuleSet:
             import difflib
 
             close = difflib.get_close_matches(rule_id, self.ids, n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            hint = (
+                f" (did you mean {', '.join(close)}?)"
+                if close
+                else f" (known: {', '.join(self.ids)})"
+            )
             raise RuleError(f"unknown rule id {rule_id!r}{hint}") from None
 
     def select(self, patterns: list[str] | None) -> list[Rule]:

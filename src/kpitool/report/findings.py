@@ -1,0 +1,108 @@
+"""What lies behind the figures that miss: the counters and agents that pull a branch's
+figure down, and the rows that make it miss, gathered once for a report's month."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from kpitool.data.privacy import mask_frame
+from kpitool.errors import DataError
+from kpitool.measure.evaluate import evaluate
+from kpitool.measure.listing import drill_rows
+from kpitool.plan.engine import Engine
+from kpitool.plan.periods import Period
+from kpitool.rules.model import RuleSet
+
+__all__ = ["DRILL_ROWS", "Cause", "Findings", "find"]
+
+DRILL_ROWS = 10
+"""Rows of a drill-down shown on a page: enough to act on, the count says how many more."""
+
+_GRAINS = (
+    ("counter", "counters", "counter_id", "counter_name"),
+    ("agent", "agents", "agent_id", ""),
+)
+
+
+@dataclass(frozen=True)
+class Cause:
+    """A counter or agent of a branch whose own figure misses, worst first."""
+
+    scope: str
+    scope_id: str
+    name: str
+    value: float
+    status: str
+
+
+@dataclass
+class Findings:
+    """Per (rule id, branch id): its missing counters or agents, and its drill-down rows
+    (with how many there are in all)."""
+
+    causes: dict[tuple[str, str], list[Cause]] = field(default_factory=dict)
+    drills: dict[tuple[str, str], tuple[pl.DataFrame, int]] = field(default_factory=dict)
+
+
+def _owners(engine: Engine) -> dict[tuple[str, str], tuple[str, str]]:
+    """(grain, id) -> (branch id, name) of counters and agents."""
+    owners: dict[tuple[str, str], tuple[str, str]] = {}
+    for grain, dataset, key, name in _GRAINS:
+        frame = engine.reference(dataset)
+        if frame is None:
+            continue
+        names = frame[name].to_list() if name and name in frame.columns else [""] * frame.height
+        for k, branch, label in zip(frame[key], frame["branch_id"], names, strict=True):
+            owners[(grain, k)] = (branch, label or "")
+    return owners
+
+
+def _causes(
+    engine: Engine, ruleset: RuleSet, month: Period, missing: list[tuple[str, str]]
+) -> dict[tuple[str, str], list[Cause]]:
+    rule_ids = sorted({rule_id for rule_id, _ in missing})
+    by_grain = evaluate(engine, ruleset, [month], rule_ids=rule_ids, by=("counter", "agent"))
+    owners = _owners(engine)
+    wanted = set(missing)
+    causes: dict[tuple[str, str], list[Cause]] = {}
+    rows = by_grain.filter(
+        pl.col("scope").is_in(["counter", "agent"]) & pl.col("status").is_in(["fail", "warn"])
+    )
+    for row in rows.iter_rows(named=True):
+        branch, name = owners.get((row["scope"], row["scope_id"]), ("", ""))
+        if (row["rule_id"], branch) in wanted and row["value"] is not None:
+            cause = Cause(row["scope"], row["scope_id"], name, row["value"], row["status"])
+            causes.setdefault((row["rule_id"], branch), []).append(cause)
+    for (rule_id, _), found in causes.items():
+        sign = -1 if ruleset.get(rule_id).better == "higher" else 1
+        found.sort(key=lambda c: (c.status != "fail", -sign * c.value, c.scope_id))
+    return causes
+
+
+def find(
+    engine: Engine, ruleset: RuleSet, month: Period, results: pl.DataFrame, *, unmask: bool
+) -> Findings:
+    """The causes and drill-downs of every branch figure of `month` that fails or warns."""
+    bad = results.filter(
+        (pl.col("period") == str(month))
+        & (pl.col("scope") == "branch")
+        & pl.col("status").is_in(["fail", "warn"])
+    )
+    missing = list(bad.select("rule_id", "scope_id").iter_rows())
+    if not missing:
+        return Findings()
+    findings = Findings(causes=_causes(engine, ruleset, month, missing))
+    for rule_id, branch in missing:
+        try:
+            rows = drill_rows(engine, ruleset, rule_id, month, branch=branch, limit=None)
+        except DataError:
+            continue
+        if rows is not None and rows.height:
+            shown = rows.head(DRILL_ROWS)
+            findings.drills[(rule_id, branch)] = (
+                shown if unmask else mask_frame(shown),
+                rows.height,
+            )
+    return findings
