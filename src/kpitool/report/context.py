@@ -13,7 +13,7 @@ from kpitool.report.cells import listed_cell, overdue_days
 from kpitool.report.charts import bar_svg, trend_svg
 from kpitool.report.findings import Findings
 from kpitool.report.format import UNIT_NOTE, Lang, format_target, format_value, short_label
-from kpitool.report.labels import COLUMNS, LABELS, STATUS_MARKS, reason_text
+from kpitool.report.labels import COLUMNS, LABELS, STATUS_MARKS, reason_text, vs_previous
 from kpitool.report.progress import Progress, progress_charts, task_table
 from kpitool.rules.model import Rule, RuleSet
 
@@ -235,9 +235,7 @@ def branch_context(data: ReportData, branch: dict[str, str]) -> dict[str, Any]:
 
 def _vs_previous(data: ReportData) -> str:
     """The change column's header: against the previous period of the same kind."""
-    L, kind = LABELS[data.lang], data.month.kind
-    key = {"month": "vs_last_month", "range": "vs_previous"}.get(kind, f"vs_previous_{kind}")
-    return L[key]
+    return vs_previous(data.lang, data.month.kind)
 
 
 def _heat_tables(

@@ -343,3 +343,9 @@ def translate_value(value: str, lang: str) -> str:
     if not words:
         return value
     return "; ".join(words.get(part, part) for part in value.split("; "))
+
+
+def vs_previous(lang: str, kind: str) -> str:
+    """The name of a change against the previous period of the same kind (较上月, 较前一日 …)."""
+    key = {"month": "vs_last_month", "range": "vs_previous"}.get(kind, f"vs_previous_{kind}")
+    return LABELS[lang][key]

@@ -12,7 +12,7 @@ from kpitool.report.cells import listed_cell, overdue_days
 from kpitool.report.context import ReportData, delta
 from kpitool.report.findings import Cause
 from kpitool.report.format import format_gap, format_target, format_value
-from kpitool.report.labels import COLUMNS, LABELS
+from kpitool.report.labels import COLUMNS, LABELS, vs_previous
 from kpitool.rules.model import Rule
 
 __all__ = ["branch_drills", "page_summary"]
@@ -95,7 +95,7 @@ def _line(
     before = data.value(rule.id, data.month.previous(), scope, scope_id)
     change = delta(rule, row["value"], before["value"] if before else None)[0]
     if change != "—":
-        parts.append(f"{L['vs_last_month']} {change}")
+        parts.append(f"{vs_previous(lang, data.month.kind)} {change}")
     if row["pace_needed"] is not None:
         parts.append(f"{L['pace']} {format_gap(row['pace_needed'], rule.unit, lang)}")
     cause = _branch_cause(data, rule, scope_id) if scope == "branch" else _company_cause(data, rule)
