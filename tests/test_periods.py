@@ -213,3 +213,15 @@ def test_reports_for_a_period_are_titled_by_it(
         ["pdftotext", "-l", "1", str(folder / "company.pdf"), "-"], capture_output=True, text=True
     ).stdout
     assert f"{title} 市公司客服运营指标汇总" in company
+
+
+def test_a_mid_month_report_tracks_the_campaign(cli, tmp_path: Path) -> None:
+    result = cli("report", "--period", "2015-04-17", "--out", str(tmp_path), "--branch", "B07")
+    assert result.exit_code == 0, result.stderr
+    page = (tmp_path / "2015-04-17" / "B07.html").read_text(encoding="utf-8")
+    assert "进度跟踪" in page and "较前一日" in page
+    company = (tmp_path / "2015-04-17" / "index.html").read_text(encoding="utf-8")
+    tasks = company[company.index("各单位任务完成情况 · 清理完成率") :]
+    # The sample's B07 (sample/generate.py plants its lag): 120 tasks, 32 completed by
+    # 17 April (26.7 %), so 88 to do.
+    assert '<td class="num">120</td><td class="num">32</td><td class="num">88</td>' in tasks

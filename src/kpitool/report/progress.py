@@ -37,14 +37,15 @@ class Progress:
     results: pl.DataFrame
     channels: pl.DataFrame
 
+    def __post_init__(self) -> None:
+        self._index = {
+            (r["rule_id"], r["period"], r["scope"], r["scope_id"]): r
+            for r in self.results.iter_rows(named=True)
+        }
+
     def row(self, rule_id: str, period: Period, scope: str, scope_id: str) -> dict[str, Any]:
-        found = self.results.filter(
-            (pl.col("rule_id") == rule_id)
-            & (pl.col("period") == str(period))
-            & (pl.col("scope") == scope)
-            & (pl.col("scope_id") == scope_id)
-        )
-        return found.row(0, named=True) if found.height else {}
+        """A rule's result row on a sampled day for a scope ({} when there is none)."""
+        return self._index.get((rule_id, str(period), scope, scope_id), {})
 
 
 def _days(period: Period) -> list[Period]:
