@@ -19,7 +19,7 @@ from xlsxwriter.format import Format
 from kpitool.output import atomic_path
 from kpitool.report.context import ReportData
 from kpitool.report.format import UNIT_NOTE, describe_target
-from kpitool.report.labels import COLUMNS, LABELS, REASONS, translate_value
+from kpitool.report.labels import COLUMNS, LABELS, REASONS, translate_value, vs_previous
 from kpitool.rules.model import Rule
 from kpitool.xlsx import Styles, sheet_name, workbook, write_table
 
@@ -224,7 +224,7 @@ def _notes(styles: Styles, data: ReportData, notes: Notes, used: set[str]) -> No
 
 def branch_workbook(data: ReportData, branch: dict[str, str], notes: Notes, target: Path) -> Path:
     """`<branch>.xlsx`: scorecard, the branch's exception lists, notes."""
-    W = _WORDS[data.lang]
+    W = _words(data)
     with atomic_path(target) as tmp:
         book = workbook(tmp)
         styles, used = Styles(book), set[str]()
@@ -271,7 +271,7 @@ def flat_frame(data: ReportData) -> pl.DataFrame:
 
 def company_workbook(data: ReportData, notes: Notes, target: Path) -> Path:
     """`company.xlsx`: the status grid, every scorecard flat, every exception list."""
-    W = _WORDS[data.lang]
+    W = _words(data)
     headers = {**W, "ALL": LABELS[data.lang]["company"]}
     headers |= {b["id"]: f"{b['name']} {b['id']}" for b in data.branches}
     with atomic_path(target) as tmp:
@@ -293,6 +293,11 @@ def company_workbook(data: ReportData, notes: Notes, target: Path) -> Path:
         _notes(styles, data, notes, used)
         book.close()
     return target
+
+
+def _words(data: ReportData) -> dict[str, str]:
+    """The workbook's words, the change column named for the period's previous period."""
+    return {**_WORDS[data.lang], "d_month": vs_previous(data.lang, data.month.kind)}
 
 
 def write_workbooks(
