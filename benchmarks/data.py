@@ -69,16 +69,10 @@ def small(scale: float, branches: int) -> DataSet:
 
 
 def _generator_hash() -> str:
-    source = Path(kpitool.__file__).parent
+    source = Path(kpitool.__file__).parent / "sample"
     digest = hashlib.sha256()
-    for name in (
-        "sample.py",
-        "sample_facts.py",
-        "sample_ops.py",
-        "sample_policy_ledger.py",
-        "sample_policy_facts.py",
-    ):
-        digest.update((source / name).read_bytes())
+    for path in sorted(source.glob("*.py")):
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
