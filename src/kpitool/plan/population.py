@@ -158,12 +158,22 @@ def by_day(periods: Sequence[Period]) -> bool:
     return not all(p.is_calendar_month for p in periods)
 
 
-def _bounds(window: WindowKind, months: Sequence[Period]) -> tuple[dt.date | None, dt.date]:
-    """The dates some month's window holds, as one closed range."""
-    windows = [m.window(window) for m in months]
-    starts = [w.start for w in windows if w.start is not None]
-    start = min(starts) if len(starts) == len(windows) else None
-    return start, max(w.end for w in windows)
+def _bounds(
+    window: WindowKind, months: Sequence[Period]
+) -> tuple[tuple[dt.date | None, dt.date], ...]:
+    """The dates the months' windows hold, as few closed ranges (overlapping or adjacent
+    windows merged)."""
+    windows = sorted(
+        ((w.start, w.end) for m in months for w in [m.window(window)]),
+        key=lambda r: (r[0] or dt.date.min, r[1]),
+    )
+    merged: list[tuple[dt.date | None, dt.date]] = []
+    for start, end in windows:
+        if merged and (start is None or start <= merged[-1][1] + dt.timedelta(days=1)):
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
 
 
 class _Builder:
@@ -182,8 +192,7 @@ class _Builder:
         self.steps.append(Scan(name))
 
     def keep_dates(self, spec: PeriodSpec) -> None:
-        start, end = _bounds(spec.window, self.months)
-        self.steps.append(KeepDates(spec.date, start, end))
+        self.steps.append(KeepDates(spec.date, _bounds(spec.window, self.months)))
 
     def add(self, step: Step, *new: str) -> None:
         self.steps.append(step)

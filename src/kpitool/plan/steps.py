@@ -76,12 +76,12 @@ class Scan:
 
 @dataclass(frozen=True)
 class KeepDates:
-    """Keep the rows whose `column` lies in [start, end] (start None: no lower bound): plain
-    bounds a scan can push into the files, so fewer rows reach the joins."""
+    """Keep the rows whose `column` lies in one of `ranges` ([start, end], start None: no lower
+    bound): plain bounds a scan can push into the files, so fewer rows reach the joins. A
+    month and the same month last year are two ranges, not the thirteen months between."""
 
     column: str
-    start: dt.date | None
-    end: dt.date
+    ranges: tuple[tuple[dt.date | None, dt.date], ...]
 
 
 @dataclass(frozen=True)

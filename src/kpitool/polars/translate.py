@@ -283,8 +283,14 @@ def _within(frame: pl.LazyFrame, step: KeepDates) -> pl.Expr:
     """Plain bounds on the date column (in its own type: a date or a datetime)."""
     kind = frame.collect_schema()[step.column]
     day = pl.col(step.column)
-    end = day < pl.lit(step.end + dt.timedelta(days=1)).cast(kind)
-    return end if step.start is None else (day >= pl.lit(step.start).cast(kind)) & end
+    kept = [
+        (day < pl.lit(end + dt.timedelta(days=1)).cast(kind))
+        if start is None
+        else (day >= pl.lit(start).cast(kind))
+        & (day < pl.lit(end + dt.timedelta(days=1)).cast(kind))
+        for start, end in step.ranges
+    ]
+    return pl.any_horizontal(kept) if len(kept) > 1 else kept[0]
 
 
 def _in_periods(frame: pl.LazyFrame, step: InPeriods, periods: Inline) -> pl.LazyFrame:

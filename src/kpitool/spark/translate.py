@@ -116,10 +116,13 @@ class Translator:
     ) -> DataFrame:
         if isinstance(step, KeepDates):
             day = F.col(step.column)
-            kept = day < F.lit(step.end + dt.timedelta(days=1))
-            if step.start is not None:
-                kept = (day >= F.lit(step.start)) & kept
-            return frame.filter(kept)
+            kept = [
+                (day < F.lit(end + dt.timedelta(days=1)))
+                if start is None
+                else (day >= F.lit(start)) & (day < F.lit(end + dt.timedelta(days=1)))
+                for start, end in step.ranges
+            ]
+            return frame.filter(reduce(lambda a, b: a | b, kept))
         if isinstance(step, ApplyLookup):
             assert base is not None
             return self._lookup(frame, step, base)
