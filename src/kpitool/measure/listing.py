@@ -6,6 +6,8 @@ only the listed rows come back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from kpitool.data.schema import DATASETS
@@ -133,12 +135,15 @@ def drill_rows(
     month: Period,
     *,
     branch: str | None = None,
+    branches: Sequence[str] = (),
     limit: int | None = 10,
+    per_branch: int | None = None,
 ) -> pl.DataFrame | None:
     """The rows that make a share, coverage, rate or detection figure miss its target: the
     rows meeting the condition when lower is better, those failing it when higher is better
     (staff not appraised, tasks not completed). None for means and ratios, whose cause is a
-    grain (a counter, an agent) rather than rows."""
+    grain (a counter, an agent) rather than rows. `branches` with `per_branch`: the first
+    rows of each of those branches, with each branch's count (`BRANCH_ROWS`), in one plan."""
     rule = ruleset.get(rule_id)
     kind = rule.measure.kind
     condition: str | None
@@ -152,6 +157,7 @@ def drill_rows(
         return None
     if condition is not None and rule.better == "higher":
         condition = f"NOT ({condition})"
+    wanted = [branch] if branch is not None else list(branches)
     pop = _population(rule, month, engine, window_override=False)
     shown = [c for c in _shown_columns(rule, sorted(pop.columns)) if c not in PERIOD_COLUMNS]
     if rule.drill is not None:
@@ -163,7 +169,8 @@ def drill_rows(
         tuple(shown),
         in_frame_order=True,
         where=condition,
-        branches=(branch,) if branch is not None and "branch_id" in pop.columns else (),
+        branches=tuple(wanted) if "branch_id" in pop.columns else (),
         limit=limit,
+        per_branch=per_branch,
     )
     return engine.collect([plan])[0]

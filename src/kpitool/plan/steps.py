@@ -16,6 +16,7 @@ from typing import Any, Literal
 from kpitool.rules.model import Lookup, WindowKind
 
 __all__ = [
+    "BRANCH_ROWS",
     "MONTH_INDEX",
     "PERIOD",
     "ApplyLookup",
@@ -250,7 +251,9 @@ class Scoped:
 class Listing:
     """Rows of a population: filtered by `where`, or grouped by `group_by` (a `count` column,
     the least `branch_id`) where `having` holds; then `columns` (in the rows' own order with
-    `in_frame_order`), `branches`, sorted by the columns, `limit`."""
+    `in_frame_order`), `branches`, sorted by the columns, `limit`. With `per_branch`, the
+    first rows of each branch only, each with `BRANCH_ROWS`: how many rows its branch has
+    (one plan lists every branch's drill-down)."""
 
     population: Population
     columns: tuple[str, ...]
@@ -260,6 +263,11 @@ class Listing:
     having: str | None = None
     branches: tuple[str, ...] = ()
     limit: int | None = None
+    per_branch: int | None = None
+
+
+BRANCH_ROWS = "__branch_rows"
+"""A `per_branch` listing's column: the rows its branch has before the cut."""
 
 
 Plan = Summed | Scoped | Listing

@@ -12,6 +12,7 @@ from kpitool.data.catalogue import DataSource
 from kpitool.plan.analysis import parsed
 from kpitool.plan.population import PARAM_COLUMNS, PERIOD_DATES, WINDOW_START
 from kpitool.plan.steps import (
+    BRANCH_ROWS,
     MONTH_INDEX,
     PERIOD,
     ApplyLookup,
@@ -272,6 +273,11 @@ class Translator:
         if plan.branches and "branch_id" in columns:
             frame = frame.filter(pl.col("branch_id").is_in(list(plan.branches)))
         frame = frame.sort(columns, nulls_last=True)
+        if plan.per_branch is not None and "branch_id" in columns:
+            branch = pl.col("branch_id")
+            frame = frame.with_columns(pl.len().over(branch).alias(BRANCH_ROWS)).filter(
+                pl.int_range(pl.len()).over(branch) < plan.per_branch
+            )
         return frame if plan.limit is None else frame.limit(plan.limit)
 
 

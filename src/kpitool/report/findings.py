@@ -13,6 +13,7 @@ from kpitool.measure.evaluate import evaluate
 from kpitool.measure.listing import drill_rows
 from kpitool.plan.engine import Engine
 from kpitool.plan.periods import Period
+from kpitool.plan.steps import BRANCH_ROWS
 from kpitool.rules.model import RuleSet
 
 __all__ = ["DRILL_ROWS", "Cause", "Findings", "find"]
@@ -94,15 +95,39 @@ def find(
     if not missing:
         return Findings()
     findings = Findings(causes=_causes(engine, ruleset, month, missing))
+    by_rule: dict[str, list[str]] = {}
     for rule_id, branch in missing:
+        by_rule.setdefault(rule_id, []).append(branch)
+    for rule_id, branches in by_rule.items():
         try:
-            rows = drill_rows(engine, ruleset, rule_id, month, branch=branch, limit=None)
+            rows = drill_rows(
+                engine,
+                ruleset,
+                rule_id,
+                month,
+                branches=branches,
+                limit=None,
+                per_branch=DRILL_ROWS,
+            )
         except DataError:
             continue
-        if rows is not None and rows.height:
-            shown = rows.head(DRILL_ROWS)
-            findings.drills[(rule_id, branch)] = (
-                shown if unmask else mask_frame(shown),
-                rows.height,
-            )
+        if rows is not None:
+            findings.drills.update(_per_branch(rule_id, branches, rows, unmask=unmask))
     return findings
+
+
+def _per_branch(
+    rule_id: str, branches: list[str], rows: pl.DataFrame, *, unmask: bool
+) -> dict[tuple[str, str], tuple[pl.DataFrame, int]]:
+    """One rule's drill-down rows split by branch: (shown rows, how many in all)."""
+    drills: dict[tuple[str, str], tuple[pl.DataFrame, int]] = {}
+    for branch in branches:
+        if BRANCH_ROWS in rows.columns:
+            own = rows.filter(pl.col("branch_id") == branch)
+            total = int(own[BRANCH_ROWS][0]) if own.height else 0
+            own = own.drop(BRANCH_ROWS)
+        else:  # rows without a branch column: the same list for every branch
+            own, total = rows.head(DRILL_ROWS), rows.height
+        if total:
+            drills[(rule_id, branch)] = (own if unmask else mask_frame(own), total)
+    return drills

@@ -11,12 +11,13 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from functools import reduce
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from kpitool.plan.analysis import parsed
 from kpitool.plan.population import PARAM_COLUMNS, PERIOD_DATES, WINDOW_START
 from kpitool.plan.steps import (
+    BRANCH_ROWS,
     MONTH_INDEX,
     PERIOD,
     ApplyLookup,
@@ -316,7 +317,16 @@ class Translator:
         frame = frame.select(*columns)
         if plan.branches and "branch_id" in columns:
             frame = frame.filter(F.col("branch_id").isin(list(plan.branches)))
-        frame = frame.orderBy(*(F.col(c).asc_nulls_last() for c in columns))
+        order = [F.col(c).asc_nulls_last() for c in columns]
+        if plan.per_branch is not None and "branch_id" in columns:
+            branch = Window.partitionBy("branch_id")
+            frame = (
+                frame.withColumn(BRANCH_ROWS, F.count(F.lit(1)).over(branch))
+                .withColumn("__n", F.row_number().over(branch.orderBy(*order)))
+                .filter(F.col("__n") <= plan.per_branch)
+                .drop("__n")
+            )
+        frame = frame.orderBy(*order)
         return frame if plan.limit is None else frame.limit(plan.limit)
 
 
