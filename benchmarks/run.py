@@ -69,6 +69,7 @@ def measure_set(
     if "duckdb" not in skip:
         found["duckdb_1"] = _child("duckdb", folder, runs, one)
         found["duckdb_12"] = _child("duckdb", folder, year_runs, year)
+        found["duckdb_year"] = _child("duckdb", folder, year_runs, [measures.YEAR[0][:4]])
     if "check" not in skip:
         found["check"] = _child("check", folder, 1, year)
     if "report" not in skip:

@@ -185,9 +185,10 @@ class DataSource:
         """How errors name a file of dataset `name`: its path, and its sheet for a workbook."""
         return location(path, self.spec(name), DATASETS[name])
 
-    def raw(self, name: str, path: Path) -> pl.LazyFrame:
-        """One file's rows with canonical column names, CSV values still text, and `__row`."""
-        return raw_frame(path, self.spec(name), DATASETS[name])
+    def raw(self, name: str, path: Path, *, numbered: bool = True) -> pl.LazyFrame:
+        """One file's rows with canonical column names, CSV values still text, and `__row`
+        (unless not `numbered`)."""
+        return raw_frame(path, self.spec(name), DATASETS[name], numbered=numbered)
 
     def typed(self, name: str, raw: pl.LazyFrame, *, strict: bool = True) -> pl.LazyFrame:
         """Parse a raw frame's canonical columns to their types (non-strict: null if bad)."""
@@ -229,7 +230,7 @@ class DataSource:
         frames = []
         first_columns: list[str] | None = None
         for path in files:
-            raw = self.raw(name, path)
+            raw = self.raw(name, path, numbered=False)  # filters reach the Parquet scan
             names = [c for c in raw.collect_schema().names() if c != ROW]
             missing = [
                 c.name for c in dataset(name).columns if not c.nullable and c.name not in names

@@ -103,9 +103,12 @@ def location(path: Path, spec: SourceSpec, schema: Dataset) -> str:
     return f"{path}, sheet {read_sheet(path, spec, schema, ROW).name}"
 
 
-def raw_frame(path: Path, spec: SourceSpec, schema: Dataset) -> pl.LazyFrame:
-    """One file with canonical column names and a 1-based `__row`; CSV and Excel values as
-    text (a workbook's `__row` is the row number Excel shows)."""
+def raw_frame(
+    path: Path, spec: SourceSpec, schema: Dataset, *, numbered: bool = True
+) -> pl.LazyFrame:
+    """One file with canonical column names and a 1-based `__row` (unless not `numbered`: a
+    row index keeps filters out of the Parquet scan); CSV and Excel values as text (a
+    workbook's `__row` is the row number Excel shows)."""
     renames = dict(spec.columns)
     fmt = spec.format or ("parquet" if path.suffix == ".parquet" else "csv")
     where = str(path)
@@ -146,8 +149,9 @@ def raw_frame(path: Path, spec: SourceSpec, schema: Dataset) -> pl.LazyFrame:
     if duplicated:
         raise DataError(f"{where}: column {sorted(duplicated)[0]} appears twice")
     if ROW in frame.collect_schema():  # a workbook's own row numbers
-        return frame.rename(mapping).select(ROW, *mapping.values())
-    return frame.rename(mapping).with_row_index(ROW, offset=1)
+        return frame.rename(mapping).select(*([ROW] if numbered else []), *mapping.values())
+    renamed = frame.rename(mapping)
+    return renamed.with_row_index(ROW, offset=1) if numbered else renamed
 
 
 _ISO_DATETIME = "%Y-%m-%d %H:%M:%S"  # the catalogue's default datetime format
