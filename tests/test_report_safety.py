@@ -18,9 +18,9 @@ from test_report import _data, _pdf_text
 
 def test_a_second_run_for_the_same_month_exits_2_naming_the_first(cli, tmp_path: Path) -> None:
     data = _data(tmp_path / "data")
-    folder = tmp_path / "out" / "2015-03"
-    folder.mkdir(parents=True)
-    (folder / ".kpitool.lock").write_text(
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".2015-03.kpitool.lock").write_text(
         f"{os.getpid()} {os.uname().nodename} 2015-04-01 06:30:00\n", encoding="utf-8"
     )
     result = cli(
@@ -37,20 +37,24 @@ def test_a_second_run_for_the_same_month_exits_2_naming_the_first(cli, tmp_path:
     assert result.exit_code == 2
     assert f"another kpitool run (pid {os.getpid()}" in result.stderr
     assert "since 2015-04-01 06:30:00" in result.stderr
-    assert sorted(p.name for p in folder.iterdir()) == [".kpitool.lock"]
+    assert sorted(p.name for p in out.iterdir()) == [".2015-03.kpitool.lock"]
 
 
-def test_a_stale_lock_is_taken_over_and_temporary_files_cleared(tmp_path: Path) -> None:
+def test_a_stale_lock_is_taken_over_and_a_stale_staging_folder_cleared(tmp_path: Path) -> None:
     data = _data(tmp_path / "data")
-    folder = tmp_path / "out" / "2015-03"
+    out = tmp_path / "out"
+    folder = out / "2015-03"
     folder.mkdir(parents=True)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (folder / ".kpitool.lock").write_text(
+    (out / ".2015-03.kpitool.lock").write_text(
         f"{dead.pid} {os.uname().nodename} earlier\n", encoding="utf-8"
     )
     (folder / ".B1.html.abc123.tmp").write_text("half a page", encoding="utf-8")
-    render_reports("2015-03", data, out=tmp_path / "out", formats=["html"], progress=False)
+    (out / ".2015-03.staging").mkdir()
+    (out / ".2015-03.staging" / "B1.pdf").write_text("half a PDF", encoding="utf-8")
+    render_reports("2015-03", data, out=out, formats=["html"], progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["2015-03", "history.sqlite"]
     assert sorted(p.name for p in folder.iterdir()) == [
         "B1.html",
         "B2.html",
