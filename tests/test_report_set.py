@@ -133,8 +133,8 @@ def test_a_full_disk_while_writing_pdfs_leaves_the_previous_set_whole(cli, tmp_p
         )
         assert result.exit_code == 2
         assert len(result.stderr.splitlines()) == 1, result.stderr
-        assert result.stderr.startswith("Error: ") and ".pdf" in result.stderr
-        assert "No space left on device" in result.stderr
+        assert result.stderr.startswith(f"Error: {folder}/") and ".pdf: " in result.stderr
+        assert result.stderr.endswith(": cannot write: No space left on device\n")
         consistent(folder)
         assert _contents(folder) == before
         assert sorted(p.name for p in out.iterdir()) == ["2015-03", "history.sqlite"]
@@ -143,3 +143,16 @@ def test_a_full_disk_while_writing_pdfs_leaves_the_previous_set_whole(cli, tmp_p
 def _free(mount: Path) -> int:
     info = os.statvfs(mount)
     return info.f_bavail * info.f_frsize
+
+
+def test_a_period_folder_that_is_a_file_is_refused_and_kept(cli, tmp_path: Path) -> None:
+    data, out = _data(tmp_path / "data"), tmp_path / "out"
+    out.mkdir()
+    (out / "2015-03").write_text("not a report", encoding="utf-8")
+    result = cli("report", "-m", "2015-03", "--data", str(data), "--out", str(out), "-f", "html")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {out / '2015-03'}: not a folder; remove it or choose another --out\n"
+    )
+    assert (out / "2015-03").read_text(encoding="utf-8") == "not a report"
+    assert sorted(p.name for p in out.iterdir()) == ["2015-03"]

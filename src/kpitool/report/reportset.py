@@ -16,11 +16,13 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kpitool.errors import OutputError
 from kpitool.output import replace_folder, restore_folder, write_error
 
 __all__ = ["ReportSet", "sha256_of", "staged_set"]
@@ -126,10 +128,20 @@ def _clean(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def staged_set(folder: Path, own: Iterable[str], *, keep_others: bool) -> Iterator[ReportSet]:
-    """A fresh staging folder for `folder` (the caller holds its lock), swapped in when the
-    block ends well and removed when it does not. With `keep_others`, the current set's
-    files not in `own` (and not the company's) are linked in first."""
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM for a moment (delivered after), so a swap is never cut."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+
+
+def _begin(folder: Path, own: Iterable[str], keep_others: bool) -> ReportSet:
+    """Clear what a killed run left, make the staging folder and link the kept files in."""
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise OutputError(f"{folder}: not a folder; remove it or choose another --out")
     try:
         _clean(folder)
         staging = _staging(folder)
@@ -142,13 +154,27 @@ def staged_set(folder: Path, own: Iterable[str], *, keep_others: bool) -> Iterat
                     _link(folder / name, staging / name)
     except OSError as exc:
         raise write_error(folder, exc) from None
-    report_set = ReportSet(folder, staging, previous)
+    return ReportSet(folder, staging, previous)
+
+
+@contextlib.contextmanager
+def staged_set(folder: Path, own: Iterable[str], *, keep_others: bool) -> Iterator[ReportSet]:
+    """A fresh staging folder for `folder` (the caller holds its lock), swapped in when the
+    block ends well and removed when it does not. With `keep_others`, the current set's
+    files not in `own` (and not the company's) are linked in first. Errors name the file
+    as it would be in `folder`."""
+    report_set = _begin(folder, own, keep_others)
+    staging = report_set.staging
     try:
         yield report_set
-        try:
+        with _signals_held():
             old = replace_folder(staging, folder)
-        except OSError as exc:
-            raise write_error(folder, exc) from None
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise write_error(folder, exc) from None
+    except OutputError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(str(exc).replace(str(staging), str(folder))) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
