@@ -129,7 +129,14 @@ def render_pdfs(
         initializer=_worker_start,
     )
     try:
-        for future in cf.as_completed([pool.submit(_job, h, str(t)) for h, t in jobs]):
+        # Workers start (at submit) with Ctrl-C blocked, so one pressed while they import
+        # reaches only this process, which then ends them; it is delivered here after.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            futures = [pool.submit(_job, h, str(t)) for h, t in jobs]
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        for future in cf.as_completed(futures):
             done(Path(future.result()))
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
