@@ -136,15 +136,14 @@ def test_report_in_a_read_only_folder_is_a_one_line_error(cli, tmp_path: Path) -
 def test_a_full_disk_while_taking_the_lock_leaves_no_lock(cli, tmp_path: Path) -> None:
     data = _data(tmp_path / "data")
     with _tmpfs(tmp_path / "full", "1m") as mount:
-        folder = mount / "out" / "2015-03"
-        folder.mkdir(parents=True)
+        (mount / "out").mkdir()
         filler = mount / "filler"
         with contextlib.suppress(OSError), open(filler, "wb") as handle:
             handle.write(b"x" * (2 << 20))
         result = _report(cli, data, mount / "out")
         assert result.exit_code == 2
         assert "No space left on device" in result.stderr
-        assert list(folder.iterdir()) == []  # no empty lock to block every later run
+        assert list((mount / "out").iterdir()) == []  # no empty lock to block every later run
         filler.unlink()
         again = _report(cli, data, mount / "out")
         assert again.exit_code == 0, again.stderr
@@ -154,11 +153,12 @@ def test_a_full_disk_while_taking_the_lock_leaves_no_lock(cli, tmp_path: Path) -
 def test_an_empty_or_garbage_lock_is_taken_over(cli, tmp_path: Path, content: str) -> None:
     data = _data(tmp_path / "data")
     folder = tmp_path / "out" / "2015-03"
-    folder.mkdir(parents=True)
-    (folder / ".kpitool.lock").write_text(content, encoding="utf-8")
+    lock = tmp_path / "out" / ".2015-03.kpitool.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(content, encoding="utf-8")
     result = _report(cli, data, tmp_path / "out")
     assert result.exit_code == 0, result.stderr
-    assert not (folder / ".kpitool.lock").exists()
+    assert not lock.exists()
     assert (folder / "B1.html").is_file()
 
 
@@ -168,9 +168,8 @@ def test_a_lock_that_is_a_symlink_is_refused_without_echoing_its_target(
     data = _data(tmp_path / "data")
     secret = tmp_path / "secret.txt"
     secret.write_text("123 s3cr3t-password here", encoding="utf-8")
-    folder = tmp_path / "out" / "2015-03"
-    folder.mkdir(parents=True)
-    (folder / ".kpitool.lock").symlink_to(secret)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / ".2015-03.kpitool.lock").symlink_to(secret)
     result = _report(cli, data, tmp_path / "out")
     assert result.exit_code == 2
     assert "s3cr3t" not in result.stderr

@@ -7,6 +7,7 @@ from typing import Any
 __all__ = [
     "ConfigError",
     "DataError",
+    "Interrupted",
     "KpiError",
     "OutputError",
     "RuleError",
@@ -47,3 +48,12 @@ class UsageError(KpiError):
 
 class OutputError(KpiError):
     """An output cannot be written (locked, unwritable, unsafe name)."""
+
+
+class Interrupted(KpiError):
+    """The run was stopped by a signal (SIGTERM); its partial outputs were removed. The exit
+    code is the shell's for the signal: 128 + its number (143 for SIGTERM, 130 for SIGINT)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__("interrupted")
+        self.exit_code = 128 + signum

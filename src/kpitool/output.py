@@ -2,12 +2,15 @@
 
 Regular files (and new paths) are written to a temporary name beside them and renamed;
 devices, FIFOs and `-` (stdout) are written directly, never replaced; a folder is refused.
-Every OSError (a full disk, a read-only mount) becomes a one-line OutputError.
+Every OSError (a full disk, a read-only mount) becomes a one-line OutputError. A whole
+folder is replaced at once by `replace_folder` (Linux `renameat2(RENAME_EXCHANGE)`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
 import re
 import shutil
@@ -22,7 +25,16 @@ from typing import IO
 
 from kpitool.errors import OutputError
 
-__all__ = ["atomic_path", "atomic_write", "folder_lock", "safe_filename", "write_error"]
+__all__ = [
+    "atomic_path",
+    "atomic_write",
+    "folder_lock",
+    "lock_path",
+    "replace_folder",
+    "restore_folder",
+    "safe_filename",
+    "write_error",
+]
 
 _UNSAFE = re.compile(r"[^0-9A-Za-z._\-\u4e00-\u9fff]+")
 _LOCK_BYTES = 200  # a lock holds "pid host date time"; never read or quote more
@@ -190,19 +202,25 @@ def _take(lock: Path, line: str) -> bool:
     return True
 
 
+def lock_path(folder: Path) -> Path:
+    """Where the lock of `folder` lives: beside it (`OUT/.2015-03.kpitool.lock`), so the
+    folder itself can be swapped for a new one while the lock is held."""
+    return folder.parent / f".{folder.name}.kpitool.lock"
+
+
 @contextlib.contextmanager
 def folder_lock(folder: Path) -> Iterator[Path]:
-    """Hold `folder/.kpitool.lock` while writing a month's outputs.
+    """Hold the lock of `folder` (`lock_path`) while writing a period's outputs.
 
     A second run for the same folder fails with an OutputError naming the running one; a lock
     left by a process that no longer runs (on this host), or one kpitool did not write, is
-    taken over, and the temporary files a killed run left behind are removed.
+    taken over. The folder itself is not created.
     """
-    lock = folder / ".kpitool.lock"
+    lock = lock_path(folder)
     host = socket.gethostname()
     line = f"{os.getpid()} {host} {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
         for _attempt in range(3):
             if _take(lock, line):
                 break
@@ -212,18 +230,66 @@ def folder_lock(folder: Path) -> Iterator[Path]:
                 continue
             raise OutputError(
                 f"{folder}: another kpitool run (pid {holder[0]} on {holder[1]}, since "
-                f"{' '.join(holder[2:4]) or 'an unknown time'}) is writing this month; wait "
+                f"{' '.join(holder[2:4]) or 'an unknown time'}) is writing this period; wait "
                 f"for it or remove {lock} if it is gone"
             )
         else:
             raise OutputError(f"{lock}: could not be taken; remove it if no kpitool runs")
-        for stale in folder.glob(".*.tmp"):
-            stale.unlink(missing_ok=True)
     except OSError as exc:
-        raise OutputError(
-            f"{folder}: cannot write the report here: {exc.strerror or exc}"
-        ) from None
+        reason = "Not a directory" if isinstance(exc, FileExistsError) else exc.strerror
+        raise OutputError(f"{folder}: cannot write the report here: {reason or exc}") from None
     try:
         yield lock
     finally:
         lock.unlink(missing_ok=True)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where the system
+    or the filesystem cannot, so the caller falls back to two renames."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    a, b = os.fsencode(first), os.fsencode(second)
+    if renameat2(_AT_FDCWD, a, _AT_FDCWD, b, _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(second))
+
+
+def replace_folder(new: Path, live: Path) -> Path | None:
+    """Put the folder `new` at `live` so a reader sees the old folder or the new one whole;
+    return where the old one now is (for the caller to remove), None when there was none.
+
+    Linux swaps the two in one step; elsewhere the old folder is renamed to `.<name>.old`
+    first (a run killed between the two renames is repaired by `restore_folder`).
+    """
+    if not live.exists():
+        os.rename(new, live)
+        return None
+    if _exchange(new, live):
+        return new
+    old = live.parent / f".{live.name}.old"
+    os.rename(live, old)
+    os.rename(new, live)
+    return old
+
+
+def restore_folder(live: Path) -> None:
+    """Undo a two-rename swap killed half-way: `.<name>.old` back to `live` if `live` is
+    missing; else remove the leftover."""
+    old = live.parent / f".{live.name}.old"
+    if old.is_dir() and not old.is_symlink():
+        if live.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(old, live)

@@ -6,8 +6,11 @@ Errors become `Error: …` on stderr and an exit code in one place, `_KpiGroup.i
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -44,22 +47,36 @@ from kpitool.cli.options import (
     stdout,
 )
 from kpitool.data.schema import DATASETS
-from kpitool.errors import KpiError
+from kpitool.errors import Interrupted, KpiError
 from kpitool.log import configure_logging
 from kpitool.measure.results import breaches, filter_status, results_to_records
 from kpitool.plan.periods import parse_period, trend_periods
 from kpitool.rules.loader import load_rules
 
 
+def _terminated(signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM as an exception, so a run cleans up (a report's staging folder) as on Ctrl-C."""
+    raise Interrupted(signum)
+
+
 class _KpiGroup(TyperGroup):
-    """Turns every KpiError into `Error: …` on stderr and its exit code, in one place."""
+    """Turns every KpiError into `Error: …` on stderr and its exit code, in one place; a
+    SIGINT or SIGTERM into `Error: interrupted` and 130 or 143."""
 
     def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _terminated) if main else None
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            stderr.print("Error: interrupted", markup=False, highlight=False)
+            raise typer.Exit(128 + signal.SIGINT) from None
         except KpiError as exc:
             stderr.print(f"Error: {exc}", markup=False, highlight=False)
             raise typer.Exit(exc.exit_code) from None
+        finally:
+            if main:
+                signal.signal(signal.SIGTERM, previous)
 
 
 app = typer.Typer(

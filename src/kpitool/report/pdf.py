@@ -2,21 +2,31 @@
 
 Reports inline their stylesheet and charts, so the fetcher serves only `data:` URLs: a
 branch name such as `<img src=file:///etc/passwd>` cannot pull a file or a URL into a PDF.
+Many PDFs are made in a pool of spawned workers that die with the process that started them.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import ctypes
 import functools
 import logging
+import multiprocessing
+import os
 import shutil
+import signal
 import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from kpitool.errors import KpiError
 from kpitool.output import atomic_path
 
-__all__ = ["check_cjk_font", "render_pdf"]
+__all__ = ["check_cjk_font", "render_pdf", "render_pdfs"]
 
 logging.getLogger("weasyprint").setLevel(logging.ERROR)
 logging.getLogger("fontTools").setLevel(logging.ERROR)
@@ -71,3 +81,67 @@ def render_pdf(html: str, target: Path) -> Path:
     with atomic_path(target) as tmp:
         document.write_pdf(tmp, font_config=_font_config())
     return target
+
+
+_PARENT = 0  # in a worker: the pid of the process that started it
+
+
+def _watch_parent() -> None:
+    while os.getppid() == _PARENT:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _worker_start() -> None:
+    """In a PDF worker: die when the run's process dies (Linux prctl PR_SET_PDEATHSIG, and a
+    thread that checks the parent elsewhere); leave Ctrl-C to the parent, which ends the pool."""
+    global _PARENT
+    _PARENT = os.getppid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != _PARENT or _PARENT == 1:  # the parent died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, daemon=True).start()
+
+
+def _job(html: str, target: str) -> str:
+    if os.getppid() != _PARENT:  # orphaned: never write
+        os._exit(1)
+    render_pdf(html, Path(target))
+    return target
+
+
+def render_pdfs(
+    jobs: Sequence[tuple[str, Path]], workers: int | None, done: Callable[[Path], None]
+) -> None:
+    """Make each (html, target) PDF in a pool of `workers` processes (default: one per
+    core), calling `done` as each is written. On any error or interrupt the pool's workers
+    are killed at once, so none writes after this returns."""
+    if not jobs:
+        return
+    count = workers or min(os.cpu_count() or 1, len(jobs))
+    before = set(multiprocessing.active_children())
+    pool = cf.ProcessPoolExecutor(
+        max_workers=count,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_start,
+    )
+    try:
+        # Workers start (at submit) with Ctrl-C blocked, so one pressed while they import
+        # reaches only this process, which then ends them; it is delivered here after.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            futures = [pool.submit(_job, h, str(t)) for h, t in jobs]
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        for future in cf.as_completed(futures):
+            done(Path(future.result()))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in set(multiprocessing.active_children()) - before:
+            worker.kill()
+            worker.join()
+        raise
+    pool.shutdown()

@@ -4,21 +4,16 @@ Writes OUT/YYYY-MM/<branch>.html and .pdf, index.html and company.pdf (and with 
 <branch>.xlsx and company.xlsx: `report.workbook`), and manifest.json.
 The rules are evaluated once for the year's months not already recorded in OUT's history by a
 report of the same tool and rules version (one pass per rule); pages are rendered
-from Jinja2 templates (autoescaped) and PDFs in a process pool; every file is written to a
-temporary name and renamed, so a run killed at any moment leaves the previous report whole.
+from Jinja2 templates (autoescaped) and PDFs in a process pool. The folder is one set
+(`report.reportset`): built in a staging folder and swapped in whole, so a run killed or
+failing at any moment leaves the previous set whole; identical pages reuse their PDFs.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import ctypes
 import datetime as dt
 import hashlib
 import json
-import multiprocessing
-import os
-import signal
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,6 +32,7 @@ from kpitool.data.privacy import mask_frame
 from kpitool.data.schema import DATASETS
 from kpitool.errors import DataError, UsageError
 from kpitool.history.store import hash_inputs
+from kpitool.log import logger
 from kpitool.measure.freshness import freshness, require_data
 from kpitool.measure.listing import exceptions
 from kpitool.output import atomic_write, folder_lock, safe_filename
@@ -48,8 +44,9 @@ from kpitool.report.findings import find
 from kpitool.report.format import Lang, period_title
 from kpitool.report.freshness import freshness_note
 from kpitool.report.labels import LABELS
-from kpitool.report.pdf import check_cjk_font, render_pdf
+from kpitool.report.pdf import check_cjk_font, render_pdfs
 from kpitool.report.progress import measure_progress
+from kpitool.report.reportset import ReportSet, staged_set
 from kpitool.report.summary import branch_drills, page_summary
 from kpitool.report.workbook import Notes, write_workbooks
 from kpitool.resources import BUNDLED_TEMPLATES
@@ -175,21 +172,6 @@ def _exception_lists(
     return listed
 
 
-def _die_with_parent() -> None:
-    """In a PDF worker: be killed when the report's process dies (Linux prctl
-    PR_SET_PDEATHSIG), so no worker outlives a killed run and keeps writing."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-        if os.getppid() == 1:  # the parent died before prctl took effect
-            os._exit(1)
-
-
-def _pdf_job(html: str, target: str) -> str:
-    render_pdf(html, Path(target))
-    return target
-
-
 def render_reports(
     the_month: Period,
     engine: Engine,
@@ -271,34 +253,41 @@ def render_reports(
     step = time.perf_counter()
     pages = None
     if {"html", "pdf"} & set(formats):
-        pages = _pages(env, common, report_data, summary.folder, chosen, formats, progress)
+        pages = _pages(env, common, report_data, chosen, formats, progress)
     timings["html"] = time.perf_counter() - step
     with folder_lock(summary.folder):
-        if pages is not None:
-            _write(summary, pages, formats, workers, progress)
-        if "xlsx" in formats:
-            step = time.perf_counter()
-            notes = Notes(
-                str(the_month), facts.as_of, ruleset.version, __version__, generated, unmask
-            )
-            summary.files.extend(write_workbooks(report_data, chosen, notes, summary.folder))
-            timings["xlsx"] = time.perf_counter() - step
-        timings["total"] = time.perf_counter() - started
-        manifest = {
-            "month": str(the_month),
-            "tool_version": __version__,
-            "rules_version": ruleset.version,
-            "generated": generated,
-            "lang": lang,
-            "formats": list(formats),
-            "unmasked": unmask,
-            "branches": [b["id"] for b in chosen],
-            "inputs": facts.inputs,
-            "outputs": sorted(str(p.relative_to(summary.folder)) for p in summary.files),
-            "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
-        }
-        text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
-        summary.files.append(atomic_write(summary.folder / "manifest.json", text))
+        own = [f"{b['file']}.{ext}" for b in chosen for ext in ("html", "pdf", "xlsx")]
+        keep = branches is not None and len(chosen) < len(every)
+        with staged_set(summary.folder, own, keep_others=keep) as report_set:
+            if pages is not None:
+                _write(report_set, pages, formats, workers, progress, timings)
+            if "xlsx" in formats:
+                step = time.perf_counter()
+                notes = Notes(
+                    str(the_month), facts.as_of, ruleset.version, __version__, generated, unmask
+                )
+                write_workbooks(report_data, chosen, notes, report_set.staging)
+                timings["xlsx"] = time.perf_counter() - step
+            timings["total"] = time.perf_counter() - started
+            files = report_set.files()
+            manifest = {
+                "month": str(the_month),
+                "tool_version": __version__,
+                "rules_version": ruleset.version,
+                "generated": generated,
+                "lang": lang,
+                "formats": list(formats),
+                "unmasked": unmask,
+                "branches": [b["id"] for b in chosen],
+                "inputs": facts.inputs,
+                "outputs": sorted(files),
+                "files": files,
+                "pdfs": {"rendered": report_set.rendered, "reused": report_set.reused},
+                "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+            }
+            text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
+            atomic_write(report_set.staging / "manifest.json", text)
+        summary.files = [summary.folder / name for name in [*files, "manifest.json"]]
         record(out, the_month, ruleset, engine, results, changes.listed, facts.inputs, started_at)
     return summary
 
@@ -332,7 +321,7 @@ def _common(
 class _Pages:
     """The rendered HTML: each branch's page, the index and the company's printable page."""
 
-    branches: list[tuple[Path, str]]
+    branches: list[tuple[str, str]]
     index: str
     company: str
 
@@ -341,12 +330,11 @@ def _pages(
     env: jinja2.Environment,
     common: dict[str, Any],
     report_data: ReportData,
-    folder: Path,
     chosen: list[dict[str, Any]],
     formats: Sequence[str],
     progress: bool,
 ) -> _Pages:
-    pages: list[tuple[Path, str]] = []
+    pages: list[tuple[str, str]] = []
     with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
         task = bar.add_task("HTML", total=len(chosen) + 1)
         for branch in chosen:
@@ -356,7 +344,7 @@ def _pages(
             html = env.get_template("branch.html").render(
                 **common, **context, summary=summary, drills=drills, pdf="pdf" in formats
             )
-            pages.append((folder / f"{branch['file']}", html))
+            pages.append((branch["file"], html))
             bar.advance(task)
         company = {
             **company_context(report_data),
@@ -377,33 +365,30 @@ def _pages(
 
 
 def _write(
-    summary: ReportSummary,
+    report_set: ReportSet,
     pages: _Pages,
     formats: Sequence[str],
     workers: int | None,
     progress: bool,
+    timings: dict[str, float],
 ) -> None:
-    """Write the HTML files and make the PDFs in a process pool (the folder is locked)."""
-    folder = summary.folder
+    """Write the HTML files into staging and make the PDFs whose page changed in a process
+    pool (the others are linked from the current set)."""
+    staging = report_set.staging
+    named = pages.branches
     if "html" in formats:
-        for stem, html in pages.branches:
-            summary.files.append(atomic_write(stem.with_suffix(".html"), html))
-        summary.files.append(atomic_write(folder / "index.html", pages.index))
+        for stem, html in named:
+            atomic_write(staging / f"{stem}.html", html)
+        atomic_write(staging / "index.html", pages.index)
     if "pdf" not in formats:
         return
     step = time.perf_counter()
-    jobs = [(html, str(stem.with_suffix(".pdf"))) for stem, html in pages.branches]
-    jobs.append((pages.company, str(folder / "company.pdf")))
-    count = workers or min(os.cpu_count() or 1, len(jobs))
-    context = multiprocessing.get_context("spawn")
-    with (
-        Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar,
-        cf.ProcessPoolExecutor(
-            max_workers=count, mp_context=context, initializer=_die_with_parent
-        ) as pool,
-    ):
+    wanted = [(html, f"{stem}.pdf") for stem, html in named]
+    wanted.append((pages.company, "company.pdf"))
+    jobs = [(h, staging / name) for h, name in wanted if not report_set.reuse_pdf(name, h)]
+    with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:
         task = bar.add_task("PDF", total=len(jobs))
-        for done in cf.as_completed([pool.submit(_pdf_job, *job) for job in jobs]):
-            summary.files.append(Path(done.result()))
-            bar.advance(task)
-    summary.timings["pdf"] = time.perf_counter() - step
+        render_pdfs(jobs, workers, lambda _done: bar.advance(task))
+    report_set.rendered = len(jobs)
+    logger.info("PDFs: %d rendered, %d reused unchanged", len(jobs), report_set.reused)
+    timings["pdf"] = time.perf_counter() - step
