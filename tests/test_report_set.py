@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +62,29 @@ def test_a_rerun_with_unchanged_inputs_renders_no_pdf_and_writes_the_same_bytes(
     manifest = consistent(folder)
     assert manifest["pdfs"] == {"rendered": 0, "reused": 3}
     assert _contents(folder) == first
-    html = hashlib.sha256((folder / "B1.html").read_bytes()).hexdigest()
-    assert manifest["files"]["B1.pdf"]["html_sha256"] == html  # --format html,pdf: same page
+    files = manifest["files"]
+    assert files["B1.pdf"]["content_sha256"] == files["B1.html"]["content_sha256"]  # one page
+    assert manifest["pages_kept"] == 3
     assert sorted(p.name for p in out.iterdir()) == ["2015-03", "history.sqlite"]
+
+
+def test_an_ordinary_rerun_keeps_unchanged_pages_whole_with_the_time_they_were_made(
+    tmp_path: Path,
+) -> None:
+    # Without --reproducible every run stamps its pages with the time: a page whose content
+    # is otherwise the same is kept, HTML and PDF, so the pair still shows one time.
+    data, out = _data(tmp_path / "data"), tmp_path / "out"
+    render_reports("2015-03", data, out=out, progress=False)
+    folder = out / "2015-03"
+    first = _contents(folder)
+    time.sleep(1.1)  # the stamp has whole seconds: the second run's differs
+    render_reports("2015-03", data, out=out, progress=False)
+    manifest = consistent(folder)
+    assert manifest["pdfs"] == {"rendered": 0, "reused": 3}
+    assert manifest["pages_kept"] == 3
+    assert _contents(folder) == first
+    stamp = re.search(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", first["B1.html"])
+    assert stamp is not None and manifest["generated"].encode() != stamp.group(0)
 
 
 def test_a_change_only_one_branch_shows_renders_that_branch_and_the_company_again(

@@ -258,7 +258,7 @@ def render_reports(
     with folder_lock(summary.folder):
         own = [f"{b['file']}.{ext}" for b in chosen for ext in ("html", "pdf", "xlsx")]
         keep = branches is not None and len(chosen) < len(every)
-        with staged_set(summary.folder, own, keep_others=keep) as report_set:
+        with staged_set(summary.folder, own, keep_others=keep, stamp=generated) as report_set:
             if pages is not None:
                 _write(report_set, pages, formats, workers, progress, timings)
             if "xlsx" in formats:
@@ -283,6 +283,7 @@ def render_reports(
                 "outputs": sorted(files),
                 "files": files,
                 "pdfs": {"rendered": report_set.rendered, "reused": report_set.reused},
+                "pages_kept": report_set.kept_pages,
                 "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
             }
             text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
@@ -377,9 +378,12 @@ def _write(
     staging = report_set.staging
     named = pages.branches
     if "html" in formats:
-        for stem, html in named:
-            atomic_write(staging / f"{stem}.html", html)
-        atomic_write(staging / "index.html", pages.index)
+        for name, html in [
+            *((f"{stem}.html", html) for stem, html in named),
+            ("index.html", pages.index),
+        ]:
+            if not report_set.keep_html(name, html):
+                atomic_write(staging / name, html)
     if "pdf" not in formats:
         return
     step = time.perf_counter()
@@ -390,5 +394,10 @@ def _write(
         task = bar.add_task("PDF", total=len(jobs))
         render_pdfs(jobs, workers, lambda _done: bar.advance(task))
     report_set.rendered = len(jobs)
-    logger.info("PDFs: %d rendered, %d reused unchanged", len(jobs), report_set.reused)
+    logger.info(
+        "pages: %d HTML kept unchanged; PDFs: %d rendered, %d reused unchanged",
+        report_set.kept_pages,
+        len(jobs),
+        report_set.reused,
+    )
     timings["pdf"] = time.perf_counter() - step

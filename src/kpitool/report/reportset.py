@@ -4,9 +4,10 @@ A run writes `OUT/<label>/` into the staging folder `OUT/.<label>.staging/` (man
 last) and swaps it in at once, so a reader sees the complete old set or the complete new
 one. A run for some branches (`--branch B03`) starts its staging folder as hard links of
 the other branches' files of the current set (those its manifest lists), so they stay; the
-pages it renders itself (the chosen branches', the company's) start from nothing. A PDF
-whose page HTML is the one the current set's manifest records for it is linked, its hash
-checked, instead of rendered again.
+pages it renders itself (the chosen branches', the company's) start from nothing. A page
+(HTML or PDF) whose content, the run's generated-at stamp left out, is the one the current
+set's manifest records for it is linked, its hash checked, instead of made again: an
+unchanged page keeps the time it was first made.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def sha256_of(path: Path) -> str:
 
 def _previous_files(folder: Path) -> dict[str, dict[str, Any]]:
     """What the current set's manifest says of each file it lists (name → sha256, and for a
-    PDF html_sha256); names that could leave the folder, or files gone, are left out."""
+    page content_sha256); names that could leave the folder, or files gone, are left out."""
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -81,34 +82,54 @@ class ReportSet:
     folder: Path
     staging: Path
     previous: dict[str, dict[str, Any]]
-    html_of_pdf: dict[str, str] = field(default_factory=dict)
+    stamp: str = ""
+    """The run's generated-at text, left out when pages are compared: a page whose content
+    is otherwise the same is kept whole (HTML and PDF), with the time it was made."""
+    content_of: dict[str, str] = field(default_factory=dict)
     rendered: int = 0
     reused: int = 0
+    kept_pages: int = 0
 
-    def reuse_pdf(self, name: str, html: str) -> bool:
-        """Link the current set's `name` into staging if it was made from this very HTML
-        (its recorded hash still matching the file); record the HTML's hash either way."""
-        html_hash = hashlib.sha256(html.encode("utf-8")).hexdigest()
-        self.html_of_pdf[name] = html_hash
+    def content(self, html: str) -> str:
+        """A page's content hash: its HTML without the run's stamp."""
+        text = html.replace(self.stamp, "") if self.stamp else html
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def _kept(self, name: str, html: str) -> bool:
+        """Link the current set's `name` into staging if it was made from this content (its
+        recorded hash still matching the file); record the content's hash either way."""
+        content = self.content(html)
+        self.content_of[name] = content
         entry = self.previous.get(name, {})
         old = self.folder / name
-        if entry.get("html_sha256") != html_hash or sha256_of(old) != entry.get("sha256"):
+        if entry.get("content_sha256") != content or sha256_of(old) != entry.get("sha256"):
             return False
         _link(old, self.staging / name)
-        self.reused += 1
         return True
 
+    def keep_html(self, name: str, html: str) -> bool:
+        """Keep the current set's HTML page `name` if its content is unchanged."""
+        kept = self._kept(name, html)
+        self.kept_pages += kept
+        return kept
+
+    def reuse_pdf(self, name: str, html: str) -> bool:
+        """Keep the current set's PDF `name` if it was made from this page content."""
+        kept = self._kept(name, html)
+        self.reused += kept
+        return kept
+
     def files(self) -> dict[str, dict[str, str]]:
-        """Every file in staging but the manifest: its sha256, and a PDF's html_sha256."""
+        """Every file in staging but the manifest: its sha256, and a page's content hash."""
         found: dict[str, dict[str, str]] = {}
         for path in sorted(self.staging.iterdir()):
             if path.name.startswith(".") or path.name == MANIFEST or not path.is_file():
                 continue
             entry = {"sha256": sha256_of(path)}
-            carried = self.previous.get(path.name, {}).get("html_sha256")
-            html_hash = self.html_of_pdf.get(path.name, carried)
-            if path.suffix == ".pdf" and isinstance(html_hash, str):
-                entry["html_sha256"] = html_hash
+            carried = self.previous.get(path.name, {}).get("content_sha256")
+            content = self.content_of.get(path.name, carried)
+            if path.suffix in (".pdf", ".html") and isinstance(content, str):
+                entry["content_sha256"] = content
             found[path.name] = entry
         return found
 
@@ -138,7 +159,7 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
-def _begin(folder: Path, own: Iterable[str], keep_others: bool) -> ReportSet:
+def _begin(folder: Path, own: Iterable[str], keep_others: bool, stamp: str) -> ReportSet:
     """Clear what a killed run left, make the staging folder and link the kept files in."""
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         raise OutputError(f"{folder}: not a folder; remove it or choose another --out")
@@ -154,16 +175,18 @@ def _begin(folder: Path, own: Iterable[str], keep_others: bool) -> ReportSet:
                     _link(folder / name, staging / name)
     except OSError as exc:
         raise write_error(folder, exc) from None
-    return ReportSet(folder, staging, previous)
+    return ReportSet(folder, staging, previous, stamp)
 
 
 @contextlib.contextmanager
-def staged_set(folder: Path, own: Iterable[str], *, keep_others: bool) -> Iterator[ReportSet]:
+def staged_set(
+    folder: Path, own: Iterable[str], *, keep_others: bool, stamp: str = ""
+) -> Iterator[ReportSet]:
     """A fresh staging folder for `folder` (the caller holds its lock), swapped in when the
     block ends well and removed when it does not. With `keep_others`, the current set's
     files not in `own` (and not the company's) are linked in first. Errors name the file
     as it would be in `folder`."""
-    report_set = _begin(folder, own, keep_others)
+    report_set = _begin(folder, own, keep_others, stamp)
     staging = report_set.staging
     try:
         yield report_set
