@@ -1,0 +1,87 @@
+"""The per-user cache of file fingerprints, transcoded inputs, data checks and plan results.
+
+`store()` is the process's cache (None under `--no-cache`); `fingerprint(path)` a file's
+content hash, computed once per file state. See README "Cache".
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kpitool.cache.keys import canonical, code_fingerprint, make_key, stat_key
+from kpitool.cache.store import (
+    DEFAULT_LIMIT,
+    STATS,
+    CacheInfo,
+    Store,
+    cache_location,
+    file_digest,
+    parse_size,
+)
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "STATS",
+    "CacheInfo",
+    "Store",
+    "cache_location",
+    "canonical",
+    "code_fingerprint",
+    "configure",
+    "file_digest",
+    "fingerprint",
+    "make_key",
+    "open_store",
+    "parse_size",
+    "store",
+]
+
+_SETTINGS: dict[str, object] = {"enabled": True, "limit": None}
+_OPEN: dict[tuple[Path, int], Store] = {}
+
+
+def configure(*, enabled: bool | None = None, limit: int | None = None) -> None:
+    """Turn the cache off (`--no-cache`) or set its bound (kpitool.toml's cache_size)."""
+    if enabled is not None:
+        _SETTINGS["enabled"] = enabled
+    if limit is not None:
+        _SETTINGS["limit"] = limit
+
+
+def _limit() -> int:
+    if isinstance(_SETTINGS["limit"], int):
+        return _SETTINGS["limit"]
+    text = os.environ.get("KPITOOL_CACHE_SIZE")
+    return parse_size(text, "KPITOOL_CACHE_SIZE") if text else DEFAULT_LIMIT
+
+
+def open_store() -> Store:
+    """The cache at its location (checked private), whether or not it is enabled."""
+    where, limit = cache_location(), _limit()
+    found = _OPEN.get((where, limit))
+    if found is None or not where.is_dir():
+        found = _OPEN[(where, limit)] = Store(where, limit)
+    return found
+
+
+def store() -> Store | None:
+    """The cache this run uses, None when it is turned off."""
+    return open_store() if _SETTINGS["enabled"] else None
+
+
+def fingerprint(path: Path) -> str:
+    """A file's content hash; remembered per (path, device, inode, size, mtime, ctime), so a
+    later run costs one stat unless the file changed."""
+    cache = store()
+    if cache is None:
+        return file_digest(path)
+    key, _ = stat_key(path)
+    known = cache.get("stat", key)
+    if known is not None:
+        return known.decode("ascii")
+    digest = file_digest(path)
+    after_key, _ = stat_key(path)
+    if after_key == key:  # not changed while being read
+        cache.put("stat", key, digest.encode("ascii"))
+    return digest
