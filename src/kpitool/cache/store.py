@@ -117,9 +117,15 @@ class Store:
     def _path(self, kind: str, key: str, suffix: str = "") -> Path:
         return self.root / kind / key[:2] / f"{key}{suffix}"
 
+    def _folder(self, folder: Path) -> None:
+        """An entry's folder and those between it and the root, each made 0700."""
+        parts = folder.relative_to(self.root).parts
+        for depth in range(1, len(parts) + 1):
+            self.root.joinpath(*parts[:depth]).mkdir(mode=0o700, exist_ok=True)
+
     def _write(self, target: Path, write: Callable[[int], None]) -> None:
         """Write through a temporary file in the target's folder, then rename it in."""
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._folder(target.parent)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
             write(fd)
@@ -188,7 +194,7 @@ class Store:
     def put_file(self, kind: str, key: str, suffix: str, fill: Callable[[Path], None]) -> Path:
         """Make a cached file: `fill` writes it (at a temporary path), then its sum is kept."""
         path = self._path(kind, key, suffix)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._folder(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=suffix)
         os.close(fd)
         try:
