@@ -39,6 +39,8 @@ __all__ = [
 
 _SETTINGS: dict[str, object] = {"enabled": True, "limit": None}
 _OPEN: dict[tuple[Path, int], Store] = {}
+_KNOWN: dict[str, str] = {}
+"""File states already fingerprinted in this process (a run asks for the same files often)."""
 
 
 def configure(*, enabled: bool | None = None, limit: int | None = None) -> None:
@@ -77,11 +79,15 @@ def fingerprint(path: Path) -> str:
     if cache is None:
         return file_digest(path)
     key, _ = stat_key(path)
+    if key in _KNOWN:
+        return _KNOWN[key]
     known = cache.get("stat", key)
     if known is not None:
-        return known.decode("ascii")
+        _KNOWN[key] = known.decode("ascii")
+        return _KNOWN[key]
     digest = file_digest(path)
     after_key, _ = stat_key(path)
     if after_key == key:  # not changed while being read
         cache.put("stat", key, digest.encode("ascii"))
+        _KNOWN[key] = digest
     return digest
