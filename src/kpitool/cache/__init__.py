@@ -72,21 +72,21 @@ def store() -> Store | None:
     return open_store() if _SETTINGS["enabled"] else None
 
 
-def fingerprint(path: Path) -> str:
+def fingerprint(path: Path, algorithm: str = "blake2b") -> str:
     """A file's content hash; remembered per (path, device, inode, size, mtime, ctime), so a
     later run costs one stat unless the file changed."""
     cache = store()
     if cache is None:
-        return file_digest(path)
-    key, _ = stat_key(path)
+        return file_digest(path, algorithm)
+    key, _ = stat_key(path, algorithm)
     if key in _KNOWN:
         return _KNOWN[key]
     known = cache.get("stat", key)
     if known is not None:
         _KNOWN[key] = known.decode("ascii")
         return _KNOWN[key]
-    digest = file_digest(path)
-    after_key, _ = stat_key(path)
+    digest = file_digest(path, algorithm)
+    after_key, _ = stat_key(path, algorithm)
     if after_key == key:  # not changed while being read
         cache.put("stat", key, digest.encode("ascii"))
         _KNOWN[key] = digest

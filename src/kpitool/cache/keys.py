@@ -63,11 +63,11 @@ def make_key(*parts: Any) -> str:
     return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
 
 
-def stat_key(path: Path) -> tuple[str, os.stat_result]:
+def stat_key(path: Path, algorithm: str = "blake2b") -> tuple[str, os.stat_result]:
     """A key for a file's state (like git's index): path, device, inode, size and times."""
     info = os.stat(path)
     state = (
-        f"{path.resolve()}|{info.st_dev}|{info.st_ino}|{info.st_size}|"
+        f"{algorithm}|{path.resolve()}|{info.st_dev}|{info.st_ino}|{info.st_size}|"
         f"{info.st_mtime_ns}|{info.st_ctime_ns}"
     )
     return hashlib.blake2b(state.encode(), digest_size=20).hexdigest(), info

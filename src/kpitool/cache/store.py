@@ -37,10 +37,14 @@ def _digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=_DIGEST).digest()
 
 
-def file_digest(path: Path) -> str:
-    """The blake2b of a file's bytes, read in chunks."""
+def file_digest(path: Path, algorithm: str = "blake2b") -> str:
+    """The blake2b (or `algorithm`, e.g. sha256) of a file's bytes, read in chunks."""
     with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, lambda: hashlib.blake2b(digest_size=_DIGEST)).hexdigest()
+        if algorithm == "blake2b":
+            return hashlib.file_digest(
+                handle, lambda: hashlib.blake2b(digest_size=_DIGEST)
+            ).hexdigest()
+        return hashlib.file_digest(handle, algorithm).hexdigest()
 
 
 def parse_size(text: str, origin: str = "cache_size") -> int:
@@ -176,11 +180,8 @@ class Store:
         try:
             expected = sidecar.read_text("ascii").strip()
             actual = file_digest(path)
-        except (OSError, UnicodeDecodeError):
+        except (OSError, UnicodeDecodeError):  # absent, or another run is still writing it
             STATS[f"{kind}.miss"] += 1
-            if sidecar.exists() or path.exists():
-                self._corrupt(kind, path, "incomplete")
-                sidecar.unlink(missing_ok=True)
             return None
         if actual != expected:
             self._corrupt(kind, path, "corrupt")
