@@ -312,3 +312,20 @@ def test_no_cache_writes_nothing_and_clear_empties_it(cli, data: Path) -> None:
     assert result.exit_code == 0 and f"removed {shown['entries']} cache entries" in result.stdout
     assert cache_info().entries == 0
     assert clear_cache() == 0
+
+
+def test_the_bound_comes_from_kpitool_toml_or_the_environment(
+    cli, tmp_path: Path, monkeypatch
+) -> None:
+    settings = tmp_path / "kpitool.toml"
+    settings.write_text('cache_size = "1M"\n', encoding="utf-8")
+    shown = cli("--config", str(settings), "cache", "info", "-f", "json")
+    assert json.loads(shown.stdout)["limit"] == 1 << 20
+    monkeypatch.setenv("KPITOOL_CACHE_SIZE", "64K")
+    shown = cli("--config", str(settings), "cache", "info", "-f", "json")
+    assert json.loads(shown.stdout)["limit"] == 64 << 10
+    settings.write_text('cache_size = "lots"\n', encoding="utf-8")
+    monkeypatch.delenv("KPITOOL_CACHE_SIZE")
+    result = cli("--config", str(settings), "cache", "info")
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {settings}: cache_size: 'lots' is not a size (e.g. 2G, 500M)\n"
