@@ -327,3 +327,33 @@ def test_the_bound_comes_from_kpitool_toml_or_the_environment(
     result = cli("--config", str(settings), "cache", "info")
     assert result.exit_code == 2
     assert result.stderr == f"Error: {settings}: cache_size: 'lots' is not a size (e.g. 2G, 500M)\n"
+
+
+def test_a_rerun_report_recomputes_nothing_and_writes_the_same_pages(
+    cli, data: Path, tmp_path: Path
+) -> None:
+    def run(out: Path, *flags: str) -> dict[str, bytes]:
+        result = cli(
+            *flags,
+            "report",
+            "-m",
+            "2015-03",
+            "--data",
+            str(data),
+            "-f",
+            "html",
+            "--reproducible",
+            "--out",
+            str(out),
+        )
+        assert result.exit_code == 0, result.stderr
+        return {p.name: p.read_bytes() for p in sorted((out / "2015-03").glob("*.html"))}
+
+    cold = run(tmp_path / "cold", "--no-cache")
+    first = run(tmp_path / "first")
+    delta = _since()
+    again = run(tmp_path / "again")
+    counts = delta()
+    assert [k for k in counts if k.endswith(".miss")] == []
+    assert counts["plan.hit"] > 0 and counts["check.hit"] > 0 and counts["latest.hit"] > 0
+    assert len(cold) == 3 and cold == first == again  # two branches and the company

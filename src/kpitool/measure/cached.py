@@ -4,6 +4,7 @@ engine and the code, so a re-run with unchanged inputs runs nothing again."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from kpitool.log import logger
 from kpitool.plan.engine import Engine
 from kpitool.plan.steps import Plan
 
-__all__ = ["collect"]
+__all__ = ["collect", "latest"]
 
 
 def _inputs(engine: Engine, datasets: frozenset[str]) -> list[object] | None:
@@ -58,3 +59,18 @@ def collect(engine: Engine, plans: Sequence[Plan]) -> list[pl.DataFrame]:
             frame.write_ipc(buffer)
             store.put("plan", key, buffer.getvalue())
     return [frame for frame in found if frame is not None]
+
+
+def latest(engine: Engine, dataset: str, column: str, until: dt.date) -> dt.date | None:
+    """`engine.latest(…)` (a scan of the whole dataset), remembered like a plan's result."""
+    store = cache.store()
+    inputs = _inputs(engine, frozenset({dataset})) if store is not None else None
+    if store is None or inputs is None:
+        return engine.latest(dataset, column, until)
+    key = cache.make_key("latest", engine.name, dataset, column, until, inputs)
+    found = store.get("latest", key)
+    if found is not None:
+        return dt.date.fromisoformat(found.decode()) if found else None
+    day = engine.latest(dataset, column, until)
+    store.put("latest", key, day.isoformat().encode() if day is not None else b"")
+    return day
