@@ -354,6 +354,7 @@ def test_a_rerun_report_recomputes_nothing_and_writes_the_same_pages(
     delta = _since()
     again = run(tmp_path / "again")
     counts = delta()
-    assert [k for k in counts if k.endswith(".miss")] == []
+    # (files written in the last 2 s are hashed again: their times could hide an edit)
+    assert [k for k in counts if k.endswith(".miss") and k != "stat.miss"] == []
     assert counts["plan.hit"] > 0 and counts["check.hit"] > 0 and counts["latest.hit"] > 0
     assert len(cold) == 3 and cold == first == again  # two branches and the company

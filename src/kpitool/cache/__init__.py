@@ -7,6 +7,7 @@ content hash, computed once per file state. See README "Cache".
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from kpitool.cache.keys import canonical, code_fingerprint, make_key, stat_key
@@ -72,6 +73,15 @@ def store() -> Store | None:
     return open_store() if _SETTINGS["enabled"] else None
 
 
+_RACY_NS = 2_000_000_000
+
+
+def _racy(info: os.stat_result) -> bool:
+    """A file changed in the last two seconds could change again without its times moving
+    (timestamps are coarse): its hash is not remembered ("racy git")."""
+    return time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) < _RACY_NS
+
+
 def fingerprint(path: Path, algorithm: str = "blake2b") -> str:
     """A file's content hash; remembered per (path, device, inode, size, mtime, ctime), so a
     later run costs one stat unless the file changed."""
@@ -86,8 +96,8 @@ def fingerprint(path: Path, algorithm: str = "blake2b") -> str:
         _KNOWN[key] = known.decode("ascii")
         return _KNOWN[key]
     digest = file_digest(path, algorithm)
-    after_key, _ = stat_key(path, algorithm)
-    if after_key == key:  # not changed while being read
+    after_key, info = stat_key(path, algorithm)
+    if after_key == key and not _racy(info):  # not changed while (or just before) read
         cache.put("stat", key, digest.encode("ascii"))
         _KNOWN[key] = digest
     return digest
