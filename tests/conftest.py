@@ -11,6 +11,8 @@ import pytest
 from hypothesis import settings
 from typer.testing import CliRunner
 
+from kpitool.api import use_cache
+from kpitool.cache import DEFAULT_LIMIT
 from kpitool.cli import app
 
 # Property tests draw new examples on each local run; under CI (`CI` set, as .ci/run does)
@@ -18,6 +20,16 @@ from kpitool.cli import app
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("dev", print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture(autouse=True)
+def private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test starts with an empty cache of its own, turned on, at the default bound."""
+    monkeypatch.setenv("KPITOOL_CACHE", str(tmp_path_factory.mktemp("cache") / "kpitool"))
+    monkeypatch.delenv("KPITOOL_CACHE_SIZE", raising=False)
+    use_cache(True, size=DEFAULT_LIMIT)
 
 
 @dataclass

@@ -42,6 +42,7 @@ SETTINGS: dict[str, _Spec] = {
     "templates": _Spec(None, Path, "report templates directory"),
     "engine": _Spec("polars", str, "evaluation engine", ("polars", "spark")),
     "spark_master": _Spec("local[*]", str, "Spark master URL"),
+    "cache_size": _Spec("2G", str, "bound of the cache on disk (e.g. 2G, 500M)"),
 }
 
 

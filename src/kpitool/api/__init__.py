@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from kpitool.api.caching import CacheInfo, cache_info, cache_stats, clear_cache, use_cache
 from kpitool.api.checks import check_branches, check_grains
 from kpitool.api.engines import Data, EngineName, open_engine
 from kpitool.api.explanation import Explanation, explain_figure
@@ -38,10 +39,14 @@ from kpitool.rules.loader import load_rules
 from kpitool.rules.model import RuleSet
 
 __all__ = [
+    "CacheInfo",
     "CheckReport",
     "Explanation",
     "ReportSummary",
+    "cache_info",
+    "cache_stats",
     "check_data",
+    "clear_cache",
     "diff",
     "evaluate",
     "exceptions",
@@ -51,6 +56,7 @@ __all__ = [
     "open_engine",
     "query",
     "report",
+    "use_cache",
 ]
 
 Periods = Period | str | Sequence[Period | str]

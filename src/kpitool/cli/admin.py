@@ -32,7 +32,7 @@ from kpitool.rules.loader import load_rules, rule_yaml
 from kpitool.sample.generate import generate_sample_data
 from kpitool.xlsx import write_sheets
 
-__all__ = ["config_app", "data_app", "rules_app", "sample_data_command"]
+__all__ = ["cache_app", "config_app", "data_app", "rules_app", "sample_data_command"]
 
 data_app = typer.Typer(
     help="Inspect and check data extracts.\n\nExample: kpitool data check --data sample_data",
@@ -43,6 +43,10 @@ rules_app = typer.Typer(
 )
 
 
+cache_app = typer.Typer(
+    help="See or clear the cache of checks and results.\n\nExample: kpitool cache info",
+    no_args_is_help=True,
+)
 config_app = typer.Typer(
     help="Show the effective settings.\n\nExample: kpitool config show", no_args_is_help=True
 )
@@ -64,6 +68,34 @@ def config_show(ctx: typer.Context, fmt: FormatOption = "table") -> None:
         stdout.print_json(data=rows)
     else:
         stdout.print(frame_table(pl.DataFrame(rows), title="kpitool settings"))
+
+
+@cache_app.command("info")
+def cache_info_command(ctx: typer.Context, fmt: FormatOption = "table") -> None:
+    """Where the cache lives, how many entries and bytes it holds, and its bound.
+
+    Example: kpitool cache info --format json
+    """
+    choice(fmt, ("table", "json"), "--format")
+    settings(ctx)  # kpitool.toml's cache_size
+    info = api.cache_info()
+    row = {"location": info.location, "entries": info.entries, "bytes": info.bytes}
+    if fmt == "json":
+        stdout.print_json(data={**row, "limit": info.limit})
+        return
+    shown = {**row, "size": f"{info.bytes / 2**20:.1f} MiB of {info.limit / 2**20:.0f} MiB"}
+    stdout.print(frame_table(pl.DataFrame([shown]), title="kpitool cache"))
+
+
+@cache_app.command("clear")
+def cache_clear_command(ctx: typer.Context) -> None:
+    """Delete every cache entry (the next run checks and evaluates everything anew).
+
+    Example: kpitool cache clear
+    """
+    settings(ctx)
+    removed = api.clear_cache()
+    stdout.print(f"removed {removed} cache entries from {api.cache_info().location}")
 
 
 _PROBLEM_SCHEMA = {

@@ -17,7 +17,13 @@ import typer
 from typer.core import TyperGroup
 
 from kpitool import __version__, api
-from kpitool.cli.admin import config_app, data_app, rules_app, sample_data_command
+from kpitool.cli.admin import (
+    cache_app,
+    config_app,
+    data_app,
+    rules_app,
+    sample_data_command,
+)
 from kpitool.cli.display import (
     explanation_text,
     frame_table,
@@ -91,6 +97,7 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(rules_app, name="rules")
 app.add_typer(config_app, name="config")
+app.add_typer(cache_app, name="cache")
 app.command("sample-data")(sample_data_command)
 
 
@@ -119,10 +126,18 @@ def _root(
         Path | None,
         typer.Option("--config", help="Settings file (default: ./kpitool.toml when present)."),
     ] = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="Neither read nor write the cache: check and evaluate everything anew.",
+        ),
+    ] = False,
 ) -> None:
     """Monthly customer-service KPI reports from core-system extracts."""
     ctx.obj = {"config": config, "quiet": quiet}
     configure_logging(quiet=quiet, verbose=verbose)
+    api.use_cache(not no_cache)
 
 
 @app.command("evaluate")

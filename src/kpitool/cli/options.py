@@ -12,6 +12,7 @@ import polars as pl
 import typer
 from rich.console import Console, RenderableType
 
+from kpitool.api.caching import use_cache
 from kpitool.api.engines import EngineName, start_spark
 from kpitool.config import Config, load_config
 from kpitool.errors import UsageError
@@ -63,7 +64,10 @@ def settings(ctx: typer.Context, **given: Any) -> Config:
     """The effective settings: these options > KPITOOL_* > kpitool.toml > defaults."""
     root = ctx.find_root()
     config_file = root.obj.get("config") if isinstance(root.obj, dict) else None
-    return load_config(config_file, given)
+    config = load_config(config_file, given)
+    size = config.setting("cache_size")
+    use_cache(size=size.value, origin=f"{size.source}: cache_size")
+    return config
 
 
 class TrendUnit(StrEnum):

@@ -35,16 +35,20 @@ def is_url(text: str) -> bool:
     return bool(_URL.match(text)) and not re.match(r"^[A-Za-z]:[\\/]", text)
 
 
-_SUFFIXES = (".parquet", ".csv", *EXCEL_SUFFIXES)
+_SUFFIXES = (".parquet", ".csv", ".csv.gz", *EXCEL_SUFFIXES)
+
+
+def _part_name(path: Path) -> str:
+    """A folder dataset's part (`2015-03` of `2015-03.csv.gz`)."""
+    name = path.name
+    return name[: -len(".csv.gz")] if name.lower().endswith(".csv.gz") else path.stem
 
 
 def _is_data_file(path: Path) -> bool:
-    """A file a folder's dataset is made of (not a hidden file nor Excel's ~$ lock file)."""
-    return (
-        path.is_file()
-        and path.suffix.lower() in _SUFFIXES
-        and not path.name.startswith((".", "~$"))
-    )
+    """A file a folder's dataset is made of (not a hidden file nor Excel's ~$ lock file);
+    a gzip-compressed CSV (`.csv.gz`) counts too."""
+    suffix = ".csv.gz" if path.name.lower().endswith(".csv.gz") else path.suffix.lower()
+    return path.is_file() and suffix in _SUFFIXES and not path.name.startswith((".", "~$"))
 
 
 def _distinct_stems(files: list[Path]) -> list[Path]:
@@ -52,12 +56,13 @@ def _distinct_stems(files: list[Path]) -> list[Path]:
     month twice would double its rows."""
     seen: dict[str, Path] = {}
     for path in files:
-        if path.stem in seen:
+        part = _part_name(path)
+        if part in seen:
             raise DataError(
-                f"{path.parent}: {seen[path.stem].name} and {path.name} hold the same part; "
+                f"{path.parent}: {seen[part].name} and {path.name} hold the same part; "
                 "keep one of them"
             )
-        seen[path.stem] = path
+        seen[part] = path
     return files
 
 

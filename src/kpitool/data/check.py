@@ -8,13 +8,15 @@ warnings (a missing dataset, a reference dataset absent) do not.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
 
+from kpitool import cache
 from kpitool.data.catalogue import DataSource
 from kpitool.data.readers import ROW, parse_column
 from kpitool.data.schema import DATASETS, Dataset
@@ -157,6 +159,61 @@ def _check_file(source: DataSource, spec: Dataset, path: Path, report: CheckRepo
                 )
             )
     return int(counts["__rows"][0])
+
+
+def _replay(key: str, run: Callable[[CheckReport], int], report: CheckReport) -> int:
+    """Run one check into a fresh report, or replay what the cache remembers of it."""
+    store = cache.store()
+    found = store.get("check", key) if store is not None else None
+    if found is not None:
+        saved = json.loads(found)
+        part = CheckReport(
+            problems=[Problem(**p) for p in saved["problems"]],
+            counts={(d, k, c): n for d, k, c, n in saved["counts"]},
+        )
+        rows = int(saved["rows"])
+    else:
+        part = CheckReport()
+        rows = run(part)
+        if store is not None:
+            saved = {
+                "rows": rows,
+                "problems": [asdict(p) for p in part.problems],
+                "counts": [[d, k, c, n] for (d, k, c), n in part.counts.items()],
+            }
+            store.put("check", key, json.dumps(saved, ensure_ascii=False).encode())
+    report.problems.extend(part.problems)
+    for where, n in part.counts.items():
+        report.counts[where] = report.counts.get(where, 0) + n
+    return rows
+
+
+def _file_state(source: DataSource, name: str, path: Path) -> list[object]:
+    """What a file's check depends on besides the code: its content, path and catalogue entry."""
+    return [name, str(path), cache.fingerprint(path), source.spec(name)]
+
+
+def _check_file_cached(source: DataSource, spec: Dataset, path: Path, report: CheckReport) -> int:
+    """`_check_file`, remembered by the file's fingerprint: only changed files re-checked."""
+    if cache.store() is None:
+        return _check_file(source, spec, path, report)
+    key = cache.make_key("check-file", spec, *_file_state(source, spec.name, path))
+    return _replay(key, lambda part: _check_file(source, spec, path, part), report)
+
+
+def _keys_cached(source: DataSource, spec: Dataset, report: CheckReport) -> None:
+    """Keys and references, remembered by the fingerprints of the files they read."""
+
+    def run(part: CheckReport) -> int:
+        _keys_and_references(source, spec, source.scan(spec.name), part)
+        return 0
+
+    if cache.store() is None:
+        run(report)
+        return
+    read = [spec.name, *(c.references for c in spec.columns if c.references)]
+    state = [[*_file_state(source, n, p)] for n in read for p in source.files(n)]
+    _replay(cache.make_key("check-keys", spec, str(source.root), state), run, report)
 
 
 def _message(kind: str, column: str, value: Any, spec: Dataset) -> str:
@@ -313,11 +370,11 @@ def check_data(source: DataSource) -> CheckReport:
             summary.files = len(files)
             try:
                 for path in files:
-                    summary.rows += _check_file(source, spec, path, report)
+                    summary.rows += _check_file_cached(source, spec, path, report)
                 summary.columns = len(source.raw(name, files[0]).collect_schema()) - 1
                 rows_ok = not any(p.severity == "error" for p in report.problems[before:])
                 if rows_ok:
-                    _keys_and_references(source, spec, source.scan(name), report)
+                    _keys_cached(source, spec, report)
             except pl.exceptions.PolarsError as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
                 where = str(files[0]) if len(files) == 1 else str(source.root / name)

@@ -6,16 +6,20 @@ a value that does not parse can be named by file, row and column.
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import csv
-import hashlib
+import gzip
 import os
+import shutil
 import tempfile
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
 
+from kpitool import cache
 from kpitool.data.excel import is_excel, read_sheet
 from kpitool.data.schema import Dataset
 from kpitool.errors import DataError
@@ -32,8 +36,7 @@ _SNIFF = 1 << 16
 
 def detect_encoding(path: Path) -> str:
     """utf-8 (with or without BOM) when the start decodes as UTF-8, else gb18030 (⊇ GBK)."""
-    with open(path, "rb") as handle:
-        head = handle.read(_SNIFF)
+    head = _sniff(path)
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     try:
@@ -44,40 +47,71 @@ def detect_encoding(path: Path) -> str:
     return "utf-8"
 
 
-def _cache_dir() -> Path:
-    folder = Path(os.environ.get("KPITOOL_CACHE", Path(tempfile.gettempdir()) / "kpitool-cache"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def utf8_path(path: Path, encoding: str) -> Path:
-    """A UTF-8 copy of a GBK/GB18030 (or BOM) file, transcoded in chunks, cached by identity."""
-    if encoding == "utf-8":
-        return path
-    stat = path.stat()
-    key = hashlib.sha256(
-        f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{encoding}".encode()
-    ).hexdigest()[:24]
-    target = _cache_dir() / f"{key}.csv"
-    if target.is_file():
-        return target
+def _transcode(path: Path, encoding: str, target: Path) -> None:
+    """Write `path` (gzip-compressed when it ends in .gz) as UTF-8 text, in chunks."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    tmp = target.with_suffix(f".{os.getpid()}.tmp")
     offset = 0
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
     try:
-        with open(path, "rb") as source, open(tmp, "w", encoding="utf-8", newline="") as out:
+        with opener(path, "rb") as source, open(target, "w", encoding="utf-8", newline="") as out:
             while chunk := source.read(_CHUNK):
                 out.write(decoder.decode(chunk))
                 offset += len(chunk)
             out.write(decoder.decode(b"", final=True))
     except UnicodeDecodeError as exc:
-        tmp.unlink(missing_ok=True)
         raise DataError(
             f"{path}: not valid {encoding} at byte {offset + exc.start} "
             f"(declare the file's encoding in the catalogue)"
         ) from None
-    os.replace(tmp, target)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot decompress: {exc}") from None
+
+
+def _sniff(path: Path) -> bytes:
+    """The first bytes of a file's text (decompressed for .gz)."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            return handle.read(_SNIFF)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot decompress: {exc}") from None
+
+
+_COPIES: dict[tuple[str, int, int, str], Path] = {}
+
+
+def _private_copy(path: Path, encoding: str) -> Path:
+    """Under --no-cache: a UTF-8 copy in a private temporary folder, removed at exit."""
+    info = path.stat()
+    state = (str(path.resolve()), info.st_size, info.st_mtime_ns, encoding)
+    if state in _COPIES and _COPIES[state].is_file():
+        return _COPIES[state]
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="kpitool-"))
+    except OSError as exc:
+        raise DataError(
+            f"{path}: no temporary folder for its UTF-8 copy ({exc.strerror}): set TMPDIR"
+        ) from None
+    atexit.register(shutil.rmtree, folder, True)
+    target = _COPIES[state] = folder / "utf8.csv"
+    _transcode(path, encoding, target)
     return target
+
+
+def utf8_path(path: Path, encoding: str) -> Path:
+    """A UTF-8 copy of a GBK/GB18030 (or BOM, or gzip-compressed) file, in the user's cache
+    keyed by the file's content and verified before each use; the file itself when it is
+    plain UTF-8 already."""
+    if encoding == "utf-8" and path.suffix.lower() != ".gz":
+        return path
+    store = cache.store()
+    if store is None:
+        return _private_copy(path, encoding)
+    key = cache.make_key("utf8", cache.fingerprint(path), encoding)
+    found = store.get_file("utf8", key, ".csv")
+    if found is not None:
+        return found
+    return store.put_file("utf8", key, ".csv", lambda tmp: _transcode(path, encoding, tmp))
 
 
 def _check_last_row(path: Path, delimiter: str, columns: int) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import hashlib
 import json
 import socket
 import sqlite3
@@ -24,6 +23,7 @@ from typing import Any
 
 import polars as pl
 
+from kpitool import cache
 from kpitool.data.catalogue import DataSource
 from kpitool.errors import DataError
 from kpitool.measure.results import RESULT_SCHEMA
@@ -184,20 +184,17 @@ def open_history(
 
 
 def hash_inputs(source: DataSource) -> list[dict[str, Any]]:
-    """Every input file of a local data source with its size and SHA-256."""
+    """Every input file of a local data source with its size and SHA-256 (a re-run costs a
+    stat per unchanged file: the cache remembers each file state's hash)."""
     entries = []
     for name in source.available():
         for path in source.files(name):
-            digest = hashlib.sha256()
-            with open(path, "rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(chunk)
             entries.append(
                 {
                     "dataset": name,
                     "path": str(path),
                     "bytes": path.stat().st_size,
-                    "sha256": digest.hexdigest(),
+                    "sha256": cache.fingerprint(path, "sha256"),  # once per file state
                 }
             )
     return entries

@@ -16,6 +16,7 @@ import polars as pl
 from kpitool.data.schema import GRAIN_COLUMNS
 from kpitool.errors import DataError
 from kpitool.log import logger
+from kpitool.measure import cached
 from kpitool.measure.scoring import prior_month, score
 from kpitool.measure.targets import TargetTables
 from kpitool.plan.analysis import denominator_rule, pair_unit, scopes
@@ -158,7 +159,7 @@ def evaluate(
             missing.update({(rule.id, m): str(exc) for m in every})
     groups = grouping.build()
     flat = [plan for group in groups for plan in group] + [p for ps in alone.values() for p in ps]
-    frames = iter(engine.collect(flat))
+    frames = iter(cached.collect(engine, flat))
     results = grouping.measured([[next(frames) for _ in group] for group in groups])
     for rule_id, plans in alone.items():
         rows = next(frames)

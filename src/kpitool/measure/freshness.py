@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from kpitool.errors import DataError
+from kpitool.measure import cached
 from kpitool.plan.engine import Engine
 from kpitool.plan.periods import Period
 
@@ -68,7 +69,7 @@ class Freshness:
 
 
 def _latest(engine: Engine, name: str, columns: list[str], until: dt.date) -> dt.date | None:
-    days = [engine.latest(name, column, until) for column in columns]
+    days = [cached.latest(engine, name, column, until) for column in columns]
     found = [day for day in days if day is not None]
     return max(found) if found else None
 

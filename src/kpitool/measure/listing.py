@@ -12,6 +12,7 @@ import polars as pl
 
 from kpitool.data.schema import DATASETS
 from kpitool.errors import DataError, UsageError
+from kpitool.measure import cached
 from kpitool.measure.evaluate import read_tables, source_of
 from kpitool.plan.engine import Engine
 from kpitool.plan.periods import Period
@@ -68,7 +69,7 @@ def exceptions(
         having=spec.having if spec is not None else None,
         branches=branches if lead else (),
     )
-    return engine.collect([plan])[0]
+    return cached.collect(engine, [plan])[0]
 
 
 def _shown_columns(rule: Rule, columns: list[str]) -> list[str]:
@@ -125,7 +126,7 @@ def numerator_rows(
         branches=(branch,) if branch is not None and "branch_id" in pop.columns else (),
         limit=limit,
     )
-    return engine.collect([plan])[0]
+    return cached.collect(engine, [plan])[0]
 
 
 def drill_rows(
@@ -173,4 +174,4 @@ def drill_rows(
         limit=limit,
         per_branch=per_branch,
     )
-    return engine.collect([plan])[0]
+    return cached.collect(engine, [plan])[0]

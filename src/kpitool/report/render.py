@@ -33,6 +33,7 @@ from kpitool.data.schema import DATASETS
 from kpitool.errors import DataError, UsageError
 from kpitool.history.store import hash_inputs
 from kpitool.log import logger
+from kpitool.measure import cached
 from kpitool.measure.freshness import freshness, require_data
 from kpitool.measure.listing import exceptions
 from kpitool.output import atomic_write, folder_lock, safe_filename
@@ -97,7 +98,7 @@ def _quality(source: DataSource, lang: Lang) -> list[str]:
 
 def _as_of(engine: Engine, month: Period) -> str:
     """The latest date in the counter visits or claims up to the month's end (data as-of)."""
-    found = [engine.latest(name, column, month.last_day) for name, column in AS_OF_COLUMNS]
+    found = [cached.latest(engine, n, c, month.last_day) for n, c in AS_OF_COLUMNS]
     days = [day for day in found if day is not None]
     return str(max(days) if days else month.last_day)
 
