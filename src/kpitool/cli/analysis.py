@@ -22,6 +22,7 @@ from kpitool.cli.display import (
     rows_title,
     trend_table,
 )
+from kpitool.cli.entry import INTERRUPTED
 from kpitool.cli.options import (
     DEFAULT_DATA,
     DEFAULT_RULES,
@@ -60,6 +61,9 @@ class _KpiGroup(TyperGroup):
         except KpiError as exc:
             stderr.print(f"Error: {exc}", markup=False, highlight=False)
             raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            stderr.print("Error: interrupted", markup=False, highlight=False)
+            raise typer.Exit(INTERRUPTED) from None
 
 
 app = typer.Typer(
@@ -389,8 +393,3 @@ def query_command(
     cfg = settings(ctx, data=data, engine=engine, spark_master=spark_master)
     frame = api.query(sql, cfg["data"], limit=limit, engine=engine_of(cfg), unmask=unmask)
     emit(frame, fmt, output, None, lambda: frame_table(frame))
-
-
-def main() -> None:
-    """Entry point of the `kpitool` console script."""
-    app()
