@@ -348,8 +348,10 @@ def _parse_text(name: str, column_type: ColumnType, spec: SourceSpec, label: str
     if column_type == "date":
         parsed = F.to_date(F.try_to_timestamp(text, F.lit(strftime_to_java(spec.date_format))))
     elif column_type == "datetime":
-        if spec.datetime_format is None:
-            iso = F.regexp_replace(text, "T", " ")
+        if spec.datetime_format in (None, SourceSpec().datetime_format):
+            # ISO 8601 as Polars and pandas write it (`T`, fractions) too, as the Polars
+            # reader does; an offset (`+08:00`) does not parse and stops the job, named
+            iso = F.regexp_replace(text, r"^(\d{4}-\d{2}-\d{2})T", "$1 ")
             stamp = F.try_to_timestamp(iso, F.lit(_ISO_DATETIME))
         else:
             stamp = F.try_to_timestamp(text, F.lit(strftime_to_java(spec.datetime_format)))
