@@ -22,7 +22,6 @@ from kpitool.cli.display import (
     rows_title,
     trend_table,
 )
-from kpitool.cli.entry import INTERRUPTED
 from kpitool.cli.options import (
     DEFAULT_DATA,
     DEFAULT_RULES,
@@ -45,7 +44,7 @@ from kpitool.cli.options import (
     stdout,
 )
 from kpitool.data.schema import DATASETS
-from kpitool.errors import KpiError
+from kpitool.errors import INTERRUPTED, KpiError
 from kpitool.log import configure_logging
 from kpitool.measure.results import breaches, filter_status, results_to_records
 from kpitool.plan.periods import parse_period, trend_periods

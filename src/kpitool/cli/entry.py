@@ -7,10 +7,9 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["INTERRUPTED", "main"]
+from kpitool.errors import INTERRUPTED
 
-INTERRUPTED = 130
-"""The exit code of a run stopped by SIGINT (128 + 2, as shells report it)."""
+__all__ = ["main"]
 
 
 def _tolerant_streams() -> None:
