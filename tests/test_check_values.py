@@ -224,3 +224,16 @@ def test_zoned_parquet_datetimes_are_read_as_local_time(cli, tmp_path: Path) -> 
         "T1,2015-03-02T09:00:00.000000",
         "T2,2015-03-02T09:00:00.000000",
     ]
+
+
+def test_a_20_mb_field_without_newline_gives_short_messages(cli, tmp_path: Path) -> None:
+    huge = "x" * 20_000_000
+    folder = _visits(tmp_path, GOOD.replace(",5\n", f",{huge}"))
+    code, problems = _check(cli, folder)
+    assert code == 2
+    assert [(p["kind"], p["row"], p["column"]) for p in problems] == [
+        ("unparseable", 1, "satisfaction")
+    ]
+    assert problems[0]["message"] == "'" + "x" * 78 + "… (20000000 chars) is not a valid int"
+    table = cli("data", "check", "--data", str(folder))
+    assert table.exit_code == 2 and len(table.stdout) < 10_000
