@@ -6,9 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
+
+from kpitool import evaluate, query
 
 from builders import DEFAULT_BRANCHES, write_dataset
 
@@ -237,3 +240,27 @@ def test_a_20_mb_field_without_newline_gives_short_messages(cli, tmp_path: Path)
     assert problems[0]["message"] == "'" + "x" * 78 + "… (20000000 chars) is not a valid int"
     table = cli("data", "check", "--data", str(folder))
     assert table.exit_code == 2 and len(table.stdout) < 10_000
+
+
+def test_spark_leaves_out_the_same_rows_and_reads_zoned_times_alike(
+    spark: Any, tmp_path: Path
+) -> None:
+    folder = _visits(tmp_path, GOOD, CALLED_BEFORE)
+    polars_rows = evaluate("2015-03", folder, rule_ids=["counter.queue_time_avg"])
+    spark_rows = evaluate("2015-03", folder, rule_ids=["counter.queue_time_avg"], engine="spark")
+    company = pl.col("scope") == "company"
+    assert polars_rows.filter(company)["value"].to_list() == [10.0]
+    assert spark_rows.filter(company)["value"].to_list() == [10.0]
+    zoned = tmp_path / "zoned"
+    zoned.mkdir()
+    _counters(zoned)
+    stamp = pl.lit(dt.datetime(2015, 3, 2, 9, 0)).dt.replace_time_zone("Asia/Shanghai")
+    pl.DataFrame({"ticket_id": ["T1"], "counter_id": ["C1"], "branch_id": ["B1"]}).with_columns(
+        arrived_at=stamp.dt.convert_time_zone("UTC"),
+        called_at=stamp.dt.convert_time_zone("UTC"),
+        finished_at=stamp.dt.convert_time_zone("UTC"),
+        satisfaction=pl.lit(5),
+    ).write_parquet(zoned / "counter_visits.parquet")
+    sql = "SELECT arrived_at FROM counter_visits"
+    assert query(sql, zoned, engine="spark").item() == dt.datetime(2015, 3, 2, 9, 0)
+    assert query(sql, zoned).item() == dt.datetime(2015, 3, 2, 9, 0)
