@@ -53,4 +53,9 @@ def write_dataset(folder: Path, name: str, rows: list[dict[str, Any]]) -> None:
         ]
         for col in spec.columns
     }
+    for first, second in spec.ordered:  # a later step left out happens with the earlier one
+        if not spec.column(second).nullable:
+            data[second] = [
+                data[second][i] if second in row else data[first][i] for i, row in enumerate(rows)
+            ]
     pl.DataFrame(data, schema=spec.polars_schema).write_parquet(folder / f"{name}.parquet")

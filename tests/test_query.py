@@ -136,3 +136,38 @@ def test_query_masks_personal_data_unless_unmask(cli, tmp_path: Path) -> None:
     assert masked.stdout.splitlines() == ["phone,p", "138****5678,138****5678"]
     shown = cli("query", sql, "--data", str(tmp_path), "--format", "csv", "--unmask")
     assert shown.stdout.splitlines() == ["phone,p", "13812345678,13812345678"]
+
+
+ALIASED = (
+    "SELECT phone AS x_id, name AS label, substr(person_id, 1, 18) AS ref_no, "
+    "phone || '' AS p2 FROM agents"
+)
+
+
+def _agents(folder: Path) -> None:
+    write_dataset(folder, "branches", DEFAULT_BRANCHES)
+    write_dataset(
+        folder,
+        "agents",
+        [
+            {
+                "agent_id": "A1",
+                "branch_id": "B1",
+                "name": "王小明",
+                "phone": "13812345678",
+                "person_id": "320102198001011234",
+            }
+        ],
+    )
+
+
+def test_masking_follows_the_data_not_the_output_name(cli, tmp_path: Path) -> None:
+    _agents(tmp_path)
+    masked = cli("query", ALIASED, "--data", str(tmp_path), "--format", "csv")
+    assert masked.exit_code == 0, masked.stderr
+    assert masked.stdout.splitlines() == [
+        "x_id,label,ref_no,p2",
+        "138****5678,王**,320***********1234,138****5678",
+    ]
+    shown = cli("query", ALIASED, "--data", str(tmp_path), "--format", "csv", "--unmask")
+    assert shown.stdout.splitlines()[1] == "13812345678,王小明,320102198001011234,13812345678"

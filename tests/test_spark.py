@@ -249,3 +249,23 @@ def test_spark_submit_runs_the_command_line(tmp_path: Path, cli: Callable[..., A
     assert submitted.returncode == 0, submitted.stderr[-2000:]
     on_polars = cli(*args)
     assert json.loads(submitted.stdout) == json.loads(on_polars.stdout)
+
+
+def test_query_masks_the_views_whatever_the_output_is_named(session: Any, tmp_path: Path) -> None:
+    write_dataset(tmp_path, "branches", DEFAULT_BRANCHES)
+    write_dataset(
+        tmp_path,
+        "agents",
+        [
+            {
+                "agent_id": "A1",
+                "branch_id": "B1",
+                "name": "王小明",
+                "phone": "13812345678",
+                "person_id": "320102198001011234",
+            }
+        ],
+    )
+    sql = "SELECT phone AS x_id, name AS label, person_id AS ref_no FROM agents"
+    rows = query(sql, tmp_path, engine="spark")
+    assert rows.rows() == [("138****5678", "王**", "320***********1234")]

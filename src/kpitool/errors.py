@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "INTERRUPTED",
     "ConfigError",
     "DataError",
     "Interrupted",
@@ -14,6 +15,9 @@ __all__ = [
     "UsageError",
     "quoted",
 ]
+
+INTERRUPTED = 130
+"""The exit code of a run stopped by Ctrl-C/SIGINT (128 + 2, as shells report it)."""
 
 _QUOTED = 80  # characters of a value an error quotes: a 200 MB field stays one short line
 

@@ -171,7 +171,7 @@ def query(
         raise UsageError(f"--limit {limit}: expected 0 or more")
     check_query(sql)
     opened = open_engine(data, engine, session=session)
-    rows = opened.query(sql, limit=limit)
+    rows = opened.query(sql, limit=limit, masked=not unmask)
     return rows if unmask else mask_frame(rows)
 
 

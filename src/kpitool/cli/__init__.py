@@ -1,9 +1,18 @@
-"""The command line: a thin Typer shell over `kpitool.api`."""
+"""The command line: a thin Typer shell over `kpitool.api`.
 
-from kpitool.cli.analysis import app, main
-from kpitool.cli.history import diff_command, history_command
+`main` is light; `app` (every command) is imported on first use, so that start-up itself
+runs under `main`'s handling of Ctrl-C."""
 
-app.command("history")(history_command)
-app.command("diff")(diff_command)
+from typing import Any
+
+from kpitool.cli.entry import main
 
 __all__ = ["app", "main"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from kpitool.cli.commands import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

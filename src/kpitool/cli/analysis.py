@@ -53,7 +53,7 @@ from kpitool.cli.options import (
     stdout,
 )
 from kpitool.data.schema import DATASETS
-from kpitool.errors import Interrupted, KpiError
+from kpitool.errors import INTERRUPTED, Interrupted, KpiError
 from kpitool.log import configure_logging
 from kpitool.measure.results import breaches, filter_status, results_to_records
 from kpitool.plan.periods import parse_period, trend_periods
@@ -76,7 +76,7 @@ class _KpiGroup(TyperGroup):
             return super().invoke(ctx)
         except KeyboardInterrupt:
             stderr.print("Error: interrupted", markup=False, highlight=False)
-            raise typer.Exit(128 + signal.SIGINT) from None
+            raise typer.Exit(INTERRUPTED) from None
         except KpiError as exc:
             stderr.print(f"Error: {exc}", markup=False, highlight=False)
             raise typer.Exit(exc.exit_code) from None
@@ -421,8 +421,3 @@ def query_command(
     cfg = settings(ctx, data=data, engine=engine, spark_master=spark_master)
     frame = api.query(sql, cfg["data"], limit=limit, engine=engine_of(cfg), unmask=unmask)
     emit(frame, fmt, output, None, lambda: frame_table(frame))
-
-
-def main() -> None:
-    """Entry point of the `kpitool` console script."""
-    app()

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from kpitool.data.excel import EXCEL_SUFFIXES
 from kpitool.data.readers import ROW, location, parse_column, raw_frame
 from kpitool.data.schema import DATASETS, dataset
+from kpitool.data.validity import invalid_rows, local_time
 from kpitool.errors import ConfigError, DataError, quoted
 
 __all__ = ["CATALOGUE_NAME", "DataSource", "SourceSpec", "is_url", "open_data"]
@@ -212,15 +213,17 @@ class DataSource:
                         column.name
                     )
                 )
-            else:  # typed (Parquet) values of another width or unit
-                columns.append(pl.col(column.name).cast(target, strict=strict))
+            else:  # typed (Parquet) values of another width, unit or a time zone
+                local = local_time(pl.col(column.name), present[column.name])
+                columns.append(local.cast(target, strict=strict))
         extras = [
             c for c in raw.collect_schema().names() if c not in schema.column_names and c != ROW
         ]
         return raw.select(*columns, *extras)
 
-    def scan(self, name: str) -> pl.LazyFrame:
-        """A lazy frame of dataset `name` with its canonical columns and types."""
+    def scan(self, name: str, *, keep_invalid: bool = False) -> pl.LazyFrame:
+        """A lazy frame of dataset `name` with its canonical columns and types; rows whose
+        values cannot be true (`kpitool.data.validity.EXCLUDED`) left out unless asked."""
         files = self.files(name)
         if not files:
             table = self.spec(name).table
@@ -248,7 +251,9 @@ class DataSource:
                     f"{self.label(name, path)}: columns differ from {files[0]} (column {other})"
                 )
             first_columns = first_columns or names
-            frames.append(self.typed(name, raw))
+            typed = self.typed(name, raw)
+            invalid = None if keep_invalid else invalid_rows(dataset(name))
+            frames.append(typed if invalid is None else typed.filter(~invalid))
         return pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
 
     def explain_failure(self, name: str, exc: Exception) -> DataError:

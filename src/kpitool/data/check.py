@@ -1,15 +1,17 @@
 """`kpitool data check`: every problem in the extracts, with file, row and column.
 
 Per dataset and file, one lazy pass flags each row's problems (a value that does not parse, a
-null where none is allowed, a value outside the allowed ones, columns out of order); keys
-and references are checked with lazy group-bys and anti-joins. Errors make the check fail;
-warnings (a missing dataset, a reference dataset absent) do not.
+null where none is allowed, a value outside the allowed ones, a value that cannot be true:
+`kpitool.data.validity`; a row with more fields than the header); keys and references are
+checked with lazy group-bys and anti-joins. Errors make the check fail; warnings (a missing
+dataset, a reference dataset absent, an unknown id the rules ignore, a zoned datetime read
+as local time) do not.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,8 +20,10 @@ import polars as pl
 
 from kpitool import cache
 from kpitool.data.catalogue import DataSource
-from kpitool.data.readers import ROW, parse_column
-from kpitool.data.schema import DATASETS, Dataset
+from kpitool.data.keys import duplicate_rows, unknown_rows
+from kpitool.data.readers import ROW, parse_column, ragged_row
+from kpitool.data.schema import DATASETS, LOCAL_TIME_ZONE, Dataset
+from kpitool.data.validity import FUTURE_DAYS, LARGEST_AMOUNT, local_time, value_checks
 from kpitool.errors import DataError, quoted
 
 __all__ = ["CheckReport", "DatasetSummary", "Problem", "check_data"]
@@ -97,7 +101,7 @@ def _row_checks(
                 value,
             )
         else:
-            parsed[column.name] = value
+            parsed[column.name] = local_time(value, present[column.name])
         if not column.nullable:
             checks[("null", column.name)] = (value.is_null(), value.cast(pl.String))
         if column.values is not None:
@@ -105,13 +109,29 @@ def _row_checks(
                 value.is_not_null() & ~value.str.strip_chars().is_in(list(column.values)),
                 value,
             )
-    for first, second in spec.ordered:
-        if first in parsed and second in parsed:
-            checks[("order", second)] = (
-                parsed[second] < parsed[first],
-                parsed[second].cast(pl.String),
-            )
+    for (kind, name), mask in value_checks(spec, parsed).items():
+        checks[(kind, name)] = (mask, parsed[name].cast(pl.String))
     return checks
+
+
+def _zoned(spec: Dataset, raw: pl.LazyFrame, where: str) -> list[Problem]:
+    """A warning per datetime column that carries a time zone (read as local time)."""
+    found = []
+    for name, dtype in raw.collect_schema().items():
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+            found.append(
+                Problem(
+                    "warning",
+                    spec.name,
+                    where,
+                    None,
+                    name,
+                    "time_zone",
+                    f"{name} carries time zone {dtype.time_zone}: read as {LOCAL_TIME_ZONE} "
+                    "local time",
+                )
+            )
+    return found
 
 
 def _check_file(source: DataSource, spec: Dataset, path: Path, report: CheckReport) -> int:
@@ -130,13 +150,25 @@ def _check_file(source: DataSource, spec: Dataset, path: Path, report: CheckRepo
                     f"required column {required.name} is missing",
                 )
             )
+    report.problems.extend(_zoned(spec, raw, source.label(spec.name, path)))
     checks = _row_checks(spec, raw, source)
     flagged = raw.select(
         ROW, *(mask.fill_null(False).alias(f"{k}|{c}") for (k, c), (mask, _) in checks.items())
     )
-    counts = flagged.select(
-        pl.len().alias("__rows"), *(pl.col(f"{k}|{c}").sum() for k, c in checks)
-    ).collect()
+    try:  # every field parsed (no projection), so a row longer than the header is found
+        counts = flagged.select(
+            pl.len().alias("__rows"), *(pl.col(f"{k}|{c}").sum() for k, c in checks)
+        ).collect(optimizations=pl.QueryOptFlags(projection_pushdown=False))
+    except pl.exceptions.ComputeError as exc:
+        if "more fields" not in str(exc):
+            raise
+        row = ragged_row(path, source.spec(spec.name))
+        where = source.label(spec.name, path)
+        message = f"row {row} has more fields than the header" if row else "a row is too long"
+        report.problems.append(
+            Problem("error", spec.name, where, row, None, "extra_fields", message)
+        )
+        return 0
     for (kind, column), (mask, value) in checks.items():
         n = counts[f"{kind}|{column}"][0]
         if not n:
@@ -205,7 +237,7 @@ def _keys_cached(source: DataSource, spec: Dataset, report: CheckReport) -> None
     """Keys and references, remembered by the fingerprints of the files they read."""
 
     def run(part: CheckReport) -> int:
-        _keys_and_references(source, spec, source.scan(spec.name), part)
+        _keys_and_references(source, spec, source.scan(spec.name, keep_invalid=True), part)
         return 0
 
     if cache.store() is None:
@@ -224,73 +256,22 @@ def _message(kind: str, column: str, value: Any, spec: Dataset) -> str:
         return f"{column} is empty but required"
     if kind == "value":
         return f"{quoted(value)} is not one of {', '.join(col.values or ())}"
+    if kind == "out_of_range" and col.bounds is not None:
+        low, high = col.bounds
+        allowed = f"{low:g}-{high:g}" if high != float("inf") else f"{low:g} or more"
+        return f"{column} is {quoted(value)}, outside {allowed}"
+    if kind in _VALUE_MESSAGES:
+        return _VALUE_MESSAGES[kind].format(column=column, value=quoted(value), col=col)
     first = next(a for a, b in spec.ordered if b == column)
     return f"{column} ({value}) is before {first}"
 
 
-_SEED = 20150301
-"""Key hashes are only compared within one run: any fixed seed will do."""
-
-
-def _hashed(columns: Sequence[str]) -> pl.Expr:
-    """A row's key columns as one 64-bit hash: group-bys and anti-joins on it are twice as
-    fast as on the strings (provincial policies: 30 M ids). What a hash finds is confirmed
-    on the values; only a collision could hide an unknown reference (odds ~1e-10 a run)."""
-    if len(columns) == 1:
-        return pl.col(columns[0]).cast(pl.String).hash(seed=_SEED).alias("__h")
-    return pl.struct(columns).hash(seed=_SEED).alias("__h")
-
-
-def _indexed(source: DataSource, spec: Dataset, frame: pl.LazyFrame) -> tuple[str, pl.LazyFrame]:
-    """Where the dataset's rows are (for messages) and its rows numbered as in the file (a
-    workbook's as Excel shows them); only built once a problem is found."""
-    files = source.files(spec.name)
-    if len(files) == 1:
-        raw = source.raw(spec.name, files[0])
-        typed = source.typed(spec.name, raw).with_columns(raw.select(ROW).collect()[ROW])
-        return source.label(spec.name, files[0]), typed
-    return str(source.root / spec.name), frame.with_row_index(ROW, offset=1)
-
-
-def _duplicate_rows(source: DataSource, spec: Dataset, frame: pl.LazyFrame) -> pl.DataFrame:
-    """The first rows (in file order) whose key an earlier row already has."""
-    twice = (
-        frame.group_by(_hashed(spec.key))
-        .agg(pl.len())
-        .filter(pl.col("len") > 1)
-        .select("__h")
-        .collect(engine="streaming")
-    )
-    if not twice.height:
-        return pl.DataFrame()
-    _, indexed = _indexed(source, spec, frame)
-    return (
-        indexed.filter(_hashed(spec.key).is_in(twice["__h"].implode()))
-        .filter(~pl.struct(spec.key).is_first_distinct())
-        .select(ROW, *spec.key)
-        .head(SAMPLES)
-        .collect()
-    )
-
-
-def _unknown_rows(
-    source: DataSource, spec: Dataset, frame: pl.LazyFrame, column: str, target: str
-) -> pl.DataFrame:
-    """The first rows whose `column` is not a key of `target`."""
-    key = DATASETS[target].key[0]
-    held = frame.filter(pl.col(column).is_not_null()).select(_hashed([column])).unique()
-    known = source.scan(target).select(_hashed([key]))
-    missing = held.join(known, on="__h", how="anti").collect(engine="streaming")
-    if not missing.height:
-        return pl.DataFrame()
-    _, indexed = _indexed(source, spec, frame)
-    return (
-        indexed.filter(pl.col(column).is_not_null())
-        .filter(_hashed([column]).is_in(missing["__h"].implode()))
-        .select(ROW, column)
-        .head(SAMPLES)
-        .collect()
-    )
+_VALUE_MESSAGES = {
+    "not_finite": "{column} is {value}, not a number (NaN or infinite)",
+    "too_large": f"{{column}} is {{value}}, beyond any real amount (>= {LARGEST_AMOUNT:.0e})",
+    "negative": "{column} is {value}, a negative amount",
+    "future": f"{{column}} is {{value}}, more than {FUTURE_DAYS} days after today",
+}
 
 
 def _keys_and_references(
@@ -301,7 +282,7 @@ def _keys_and_references(
     files = source.files(spec.name)
     where = source.label(spec.name, files[0]) if len(files) == 1 else str(source.root / spec.name)
     if spec.key:
-        for row in _duplicate_rows(source, spec, frame).iter_rows(named=True):
+        for row in duplicate_rows(source, spec, frame, SAMPLES).iter_rows(named=True):
             shown = ", ".join(f"{k}={row[k]}" for k in spec.key)
             report.problems.append(
                 Problem(
@@ -332,18 +313,72 @@ def _keys_and_references(
             )
             continue
         key = DATASETS[target].key[0]
-        for row, value in _unknown_rows(source, spec, frame, column.name, target).iter_rows():
+        for row, value in unknown_rows(
+            source, spec, frame, column.name, target, SAMPLES
+        ).iter_rows():
             report.problems.append(
                 Problem(
-                    "error",
+                    "warning" if column.unknown_ignored else "error",
                     spec.name,
                     where,
                     row,
                     column.name,
                     "unknown_reference",
-                    f"{value!r} is not a {key} in {target}",
+                    f"{value!r} is not a {key} in {target}"
+                    + (" (its rows are ignored)" if column.unknown_ignored else ""),
                 )
             )
+
+
+def _files(source: DataSource, name: str, report: CheckReport) -> list[Path]:
+    """The dataset's files; none, with the problem listed, when they cannot be told apart
+    (e.g. one month twice, as .csv and .parquet) or there are none."""
+    try:
+        files = source.files(name)
+    except DataError as exc:
+        report.problems.append(Problem("error", name, None, None, None, "files", str(exc)))
+        return []
+    if not files:
+        report.problems.append(
+            Problem(
+                "warning",
+                name,
+                None,
+                None,
+                None,
+                "missing_dataset",
+                f"no {name} dataset in {source.root}",
+            )
+        )
+    return files
+
+
+def _check_dataset(
+    source: DataSource,
+    spec: Dataset,
+    files: list[Path],
+    summary: DatasetSummary,
+    report: CheckReport,
+) -> None:
+    before = len(report.problems)
+    summary.files = len(files)
+    try:
+        for path in files:
+            summary.rows += _check_file_cached(source, spec, path, report)
+        summary.columns = len(source.raw(spec.name, files[0]).collect_schema()) - 1
+        rows_ok = not any(p.severity == "error" for p in report.problems[before:])
+        if rows_ok:
+            _keys_cached(source, spec, report)
+    except pl.exceptions.PolarsError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+        where = str(files[0]) if len(files) == 1 else str(source.root / spec.name)
+        report.problems.append(
+            Problem("error", spec.name, where, None, None, "unreadable", f"{where}: {first}")
+        )
+    except DataError as exc:
+        report.problems.append(
+            Problem("error", spec.name, None, None, None, "unreadable", str(exc))
+        )
 
 
 def check_data(source: DataSource) -> CheckReport:
@@ -352,39 +387,10 @@ def check_data(source: DataSource) -> CheckReport:
     for name, spec in DATASETS.items():
         summary = DatasetSummary(name)
         report.datasets.append(summary)
-        files = source.files(name)
         before = len(report.problems)
-        if not files:
-            report.problems.append(
-                Problem(
-                    "warning",
-                    name,
-                    None,
-                    None,
-                    None,
-                    "missing_dataset",
-                    f"no {name} dataset in {source.root}",
-                )
-            )
-        else:
-            summary.files = len(files)
-            try:
-                for path in files:
-                    summary.rows += _check_file_cached(source, spec, path, report)
-                summary.columns = len(source.raw(name, files[0]).collect_schema()) - 1
-                rows_ok = not any(p.severity == "error" for p in report.problems[before:])
-                if rows_ok:
-                    _keys_cached(source, spec, report)
-            except pl.exceptions.PolarsError as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
-                where = str(files[0]) if len(files) == 1 else str(source.root / name)
-                report.problems.append(
-                    Problem("error", name, where, None, None, "unreadable", f"{where}: {first}")
-                )
-            except DataError as exc:
-                report.problems.append(
-                    Problem("error", name, None, None, None, "unreadable", str(exc))
-                )
+        files = _files(source, name, report)
+        if files:
+            _check_dataset(source, spec, files, summary, report)
         mine = report.problems[before:]
         row_kinds = {k for (d, k, _c) in report.counts if d == name}
         summary.errors = sum(n for (d, _k, _c), n in report.counts.items() if d == name) + sum(

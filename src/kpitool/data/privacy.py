@@ -4,7 +4,8 @@ keeping their first 3 and last 4 characters.
 Columns are masked by name (phone, name, person and policyholder ids); other free-text
 columns are also scanned for whole mobile or ID-card numbers, so a phone typed into a note
 or a name does not leak either. Id columns (`*_id`, `*_no`) are not scanned: a policy number
-that happens to have 11 digits must stay readable.
+that happens to have 11 digits must stay readable. `kpitool query` masks its input tables
+(`mask_lazy`), so masking follows the data whatever a query names its output columns.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ from typing import Literal
 
 import polars as pl
 
-__all__ = ["Kind", "mask_expr", "mask_frame", "mask_text", "sensitive_kind"]
+__all__ = [
+    "FREE_TEXT_PATTERNS",
+    "Kind",
+    "mask_expr",
+    "mask_frame",
+    "mask_lazy",
+    "mask_text",
+    "scanned_for_numbers",
+    "sensitive_kind",
+]
 
 Kind = Literal["phone", "name", "id"]
 
@@ -29,6 +39,8 @@ _ID_LIKE = re.compile(r"(^|_)(id|no)$")
 # regex, so the neighbours are captured and put back; two passes catch adjacent numbers).
 _MOBILE = (r"(^|\D)(1[3-9]\d)\d{4}(\d{4})($|\D)", "${1}${2}****${3}${4}")
 _ID_CARD = (r"(^|\D)(\d{3})\d{11}(\d{3}[\dXx])($|\D)", "${1}${2}***********${3}${4}")
+FREE_TEXT_PATTERNS = (_MOBILE, _MOBILE, _ID_CARD, _ID_CARD)
+"""(regex, replacement) applied in turn to free text (Polars' `${n}` group syntax)."""
 
 
 def sensitive_kind(column: str) -> Kind | None:
@@ -65,19 +77,35 @@ def mask_expr(column: str, kind: Kind) -> pl.Expr:
     return pl.when(length > 7).then(masked).when(col.is_not_null()).then(pl.lit("****"))
 
 
-def mask_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame with personal data masked: by column name, and mobile or ID-card numbers
-    found inside any other text column that is not an id."""
+def scanned_for_numbers(column: str) -> bool:
+    """Whether a text column that is not personal by name is scanned for phone/ID numbers."""
+    return not _ID_LIKE.search(column.lower())
+
+
+def _masks(schema: pl.Schema) -> list[pl.Expr]:
     masked = []
-    for column, dtype in frame.schema.items():
+    for column, dtype in schema.items():
         if dtype != pl.String:
             continue
         kind = sensitive_kind(column)
         if kind is not None:
             masked.append(mask_expr(column, kind).alias(column))
-        elif not _ID_LIKE.search(column.lower()):
+        elif scanned_for_numbers(column):
             expr = pl.col(column)
-            for pattern, replacement in (_MOBILE, _MOBILE, _ID_CARD, _ID_CARD):
+            for pattern, replacement in FREE_TEXT_PATTERNS:
                 expr = expr.str.replace_all(pattern, replacement)
             masked.append(expr)
+    return masked
+
+
+def mask_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with personal data masked: by column name, and mobile or ID-card numbers
+    found inside any other text column that is not an id."""
+    masked = _masks(frame.schema)
+    return frame.with_columns(masked) if masked else frame
+
+
+def mask_lazy(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """`mask_frame` on a lazy frame: an input masked before a query reads it."""
+    masked = _masks(frame.collect_schema())
     return frame.with_columns(masked) if masked else frame

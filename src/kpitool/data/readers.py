@@ -27,7 +27,15 @@ from kpitool.errors import DataError
 if TYPE_CHECKING:
     from kpitool.data.catalogue import SourceSpec
 
-__all__ = ["ROW", "detect_encoding", "location", "parse_column", "raw_frame", "utf8_path"]
+__all__ = [
+    "ROW",
+    "detect_encoding",
+    "location",
+    "parse_column",
+    "ragged_row",
+    "raw_frame",
+    "utf8_path",
+]
 
 ROW = "__row"
 _CHUNK = 1 << 20
@@ -130,6 +138,29 @@ def _check_last_row(path: Path, delimiter: str, columns: int) -> None:
         )
 
 
+def ragged_row(path: Path, spec: SourceSpec) -> int | None:
+    """The first data row (1-based) with more fields than the header, read as a stream: the
+    slow path once the reader has refused such a file."""
+    csv.field_size_limit(1 << 31)
+    encoding = spec.encoding or detect_encoding(path)
+    with open(path, encoding=encoding, errors="replace", newline="") as handle:
+        reader = csv.reader(handle, delimiter=spec.delimiter)
+        header = next(reader, [])
+        for number, fields in enumerate(reader, start=1):
+            if len(fields) > len(header):
+                return number
+    return None
+
+
+def _check_header(names: list[str], where: str) -> None:
+    """A header naming a column twice (`success,success`): Polars renames the second
+    `success_duplicated_0`, and the first would silently win."""
+    for name in names:
+        base, marker, number = name.rpartition("_duplicated_")
+        if marker and number.isdigit() and base in names:
+            raise DataError(f"{where}: column {base} appears twice in the header")
+
+
 def location(path: Path, spec: SourceSpec, schema: Dataset) -> str:
     """A file as errors name it: the path, and for a workbook the sheet read."""
     if not is_excel(path, spec):
@@ -172,6 +203,7 @@ def raw_frame(
                 truncate_ragged_lines=False,
             )
             names = frame.collect_schema().names()
+            _check_header(names, where)
             _check_last_row(readable, spec.delimiter, len(names))
     except pl.exceptions.NoDataError:
         raise DataError(f"{path}: empty file (no header)") from None

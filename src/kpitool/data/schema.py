@@ -14,6 +14,7 @@ import polars as pl
 __all__ = [
     "DATASETS",
     "GRAIN_COLUMNS",
+    "LOCAL_TIME_ZONE",
     "Column",
     "ColumnType",
     "Dataset",
@@ -29,6 +30,10 @@ GRAIN_COLUMNS: dict[str, str] = {
     "investigator": "investigator_id",
 }
 """The column each reporting grain groups by."""
+
+LOCAL_TIME_ZONE = "Asia/Shanghai"
+"""Datetimes are local times without a zone (datasets.md); a Parquet column that carries a
+zone is converted to this one, the insurer's, and the zone dropped."""
 
 ColumnType = Literal["str", "int", "float", "bool", "date", "datetime"]
 
@@ -56,6 +61,10 @@ class Column:
     nullable: bool = False
     values: tuple[str, ...] | None = None
     references: str | None = None
+    bounds: tuple[float, float] | None = None
+    """The smallest and largest valid value of a number (satisfaction 1-5, counts >= 0)."""
+    unknown_ignored: bool = False
+    """A reference to an unknown id is ignored by the rules (kpis.md): a warning, not an error."""
 
 
 @dataclass(frozen=True)
@@ -92,8 +101,10 @@ def _c(
     null: bool = False,
     values: tuple[str, ...] | None = None,
     ref: str | None = None,
+    bounds: tuple[float, float] | None = None,
+    ignored: bool = False,
 ) -> Column:
-    return Column(name, type_, null, values, ref)
+    return Column(name, type_, null, values, ref, bounds, ignored)
 
 
 CHANNELS = ("individual", "bancassurance", "group", "other")
@@ -205,7 +216,7 @@ _ALL: tuple[Dataset, ...] = (
             _c("arrived_at", "datetime"),
             _c("called_at", "datetime"),
             _c("finished_at", "datetime"),
-            _c("satisfaction", "int", null=True),
+            _c("satisfaction", "int", null=True, bounds=(1, 5)),
         ),
         key=("ticket_id",),
         ordered=(("arrived_at", "called_at"), ("called_at", "finished_at")),
@@ -298,9 +309,9 @@ _ALL: tuple[Dataset, ...] = (
         "fact",
         (
             _c("inspection_id"),
-            _c("counter_id", ref="counters"),
+            _c("counter_id", ref="counters", ignored=True),
             _c("inspected_on", "date"),
-            _c("findings", "int"),
+            _c("findings", "int", bounds=(0, float("inf"))),
             _c("recheck_done", "bool", null=True),
         ),
         key=("inspection_id",),
@@ -310,7 +321,7 @@ _ALL: tuple[Dataset, ...] = (
         "appraisals",
         "fact",
         (
-            _c("employee_id", ref="staff"),
+            _c("employee_id", ref="staff", ignored=True),
             _c("period"),
             _c("appraised", "bool"),
         ),
@@ -341,7 +352,7 @@ _ALL: tuple[Dataset, ...] = (
             _c("policy_id", ref="policies"),
             _BRANCH,
             _c("channel", values=CHANNELS),
-            _c("lapse_years", "int"),
+            _c("lapse_years", "int", bounds=(0, float("inf"))),
             _c("phone_called_at", "date", null=True),
             _c("visited_at", "date", null=True),
             _c("completed_at", "date", null=True),

@@ -77,6 +77,7 @@ class Engine(Protocol):
         """The latest date of a dataset's column up to `until` (None without rows)."""
         ...
 
-    def query(self, sql: str, *, limit: int | None = None) -> pl.DataFrame:
-        """One ad-hoc SQL query over the datasets (tables named as in datasets.md)."""
+    def query(self, sql: str, *, limit: int | None = None, masked: bool = False) -> pl.DataFrame:
+        """One ad-hoc SQL query over the datasets (tables named as in datasets.md); with
+        `masked`, personal data is masked in the tables before the query reads them."""
         ...

@@ -90,6 +90,6 @@ class PolarsEngine:
         value: dt.date | None = frame.collect().item()
         return value
 
-    def query(self, sql: str, *, limit: int | None = None) -> pl.DataFrame:
+    def query(self, sql: str, *, limit: int | None = None, masked: bool = False) -> pl.DataFrame:
         """Polars SQL over every available dataset (a table named as in datasets.md)."""
-        return run_query(sql, self.source, limit=limit)
+        return run_query(sql, self.source, limit=limit, masked=masked)

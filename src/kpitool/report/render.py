@@ -129,11 +129,16 @@ def _facts(engine: Engine, month: Period, lang: Lang) -> _Facts:
     return _Facts(table, _as_of(engine, month), _quality(local, lang), hash_inputs(local))
 
 
+_COMPANY_FILES = ("index", "company")
+"""Names of the company's own files (index.html, company.pdf/.xlsx) a branch may not take."""
+
+
 def _file_names(ids: list[str]) -> dict[str, str]:
     """A distinct safe file name per branch id: ids that clean to the same name (`B/08`,
-    `B_08`) get a short hash of the id added, so no report overwrites another."""
+    `B_08`) or to a company file's (`index`) get a short hash of the id added, so no
+    report overwrites another."""
     cleaned = {b: safe_filename(b) for b in ids}
-    taken: dict[str, int] = {}
+    taken: dict[str, int] = {name: 1 for name in _COMPANY_FILES}
     for name in cleaned.values():
         taken[name] = taken.get(name, 0) + 1
     return {

@@ -25,6 +25,7 @@ from kpitool.plan.engine import translated
 from kpitool.plan.steps import Plan
 from kpitool.plan.workdays import workday_index
 from kpitool.spark.expressions import workday_map_sql
+from kpitool.spark.masking import masked_frame
 from kpitool.spark.session import SparkErrors, first_line, spark_errors, spark_session, to_polars
 from kpitool.spark.sources import SparkData
 from kpitool.spark.translate import Translator
@@ -97,12 +98,14 @@ class SparkEngine:
             rows = self.data.read(dataset).filter(day <= F.lit(until)).select(F.max(day)).collect()
         return rows[0][0] if rows else None
 
-    def query(self, sql: str, *, limit: int | None = None) -> pl.DataFrame:
-        """Spark SQL over every available dataset (a view named as in datasets.md)."""
+    def query(self, sql: str, *, limit: int | None = None, masked: bool = False) -> pl.DataFrame:
+        """Spark SQL over every available dataset (a view named as in datasets.md); with
+        `masked`, each view's personal data is masked before the query reads it."""
         for name in DATASETS:
             if self.data.has(name):
                 with spark_errors(f"dataset {name}"):
-                    self.data.read(name).createOrReplaceTempView(name)
+                    frame = self.data.read(name)
+                    (masked_frame(frame) if masked else frame).createOrReplaceTempView(name)
         try:
             frame = self.data.spark.sql(sql)
         except SparkErrors as exc:

@@ -23,8 +23,9 @@ from pyspark.sql import types as T
 from kpitool.data.catalogue import DataSource, SourceSpec, is_url, open_data
 from kpitool.data.excel import is_excel
 from kpitool.data.readers import detect_encoding
-from kpitool.data.schema import ColumnType, dataset
+from kpitool.data.schema import LOCAL_TIME_ZONE, ColumnType, dataset
 from kpitool.errors import ConfigError, DataError
+from kpitool.spark.validity import valid_rows
 
 __all__ = ["SparkData", "spark_type", "strftime_to_java"]
 
@@ -154,7 +155,8 @@ class SparkData:
             located = self._locate(name)
             if located is None:
                 raise DataError(self.missing(name))
-            self._frames[name] = self._typed(name, self._raw(name, located), located.where)
+            typed = self._typed(name, self._raw(name, located), located.where)
+            self._frames[name] = valid_rows(typed, dataset(name))
         return self._frames[name]
 
     # where the files are
@@ -307,6 +309,9 @@ class SparkData:
             elif column in text:
                 label = f"{where}: column {column.name}"
                 columns.append(_parse_text(column.name, column.type, spec, label))
+            elif isinstance(present[column.name], T.TimestampType):  # zoned: local time
+                local = F.from_utc_timestamp(F.col(column.name), LOCAL_TIME_ZONE)
+                columns.append(local.cast(target).alias(column.name))
             else:
                 columns.append(F.col(column.name).cast(target).alias(column.name))
         extras = [F.col(f"`{c}`") for c in raw.columns if c not in schema.column_names]
@@ -343,8 +348,10 @@ def _parse_text(name: str, column_type: ColumnType, spec: SourceSpec, label: str
     if column_type == "date":
         parsed = F.to_date(F.try_to_timestamp(text, F.lit(strftime_to_java(spec.date_format))))
     elif column_type == "datetime":
-        if spec.datetime_format is None:
-            iso = F.regexp_replace(text, "T", " ")
+        if spec.datetime_format in (None, SourceSpec().datetime_format):
+            # ISO 8601 as Polars and pandas write it (`T`, fractions) too, as the Polars
+            # reader does; an offset (`+08:00`) does not parse and stops the job, named
+            iso = F.regexp_replace(text, r"^(\d{4}-\d{2}-\d{2})T", "$1 ")
             stamp = F.try_to_timestamp(iso, F.lit(_ISO_DATETIME))
         else:
             stamp = F.try_to_timestamp(text, F.lit(strftime_to_java(spec.datetime_format)))
