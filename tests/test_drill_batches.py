@@ -69,3 +69,52 @@ def test_each_branch_gets_its_first_rows_and_its_count(tmp_path: Path, engine_na
     )
     # the first two of B1's three in sort order (p1, p2), with B1's count 3; B2's one
     assert got == [("B1", "p1", 3), ("B1", "p2", 3), ("B2", "q1", 1)]
+
+
+def _old(pid: str, branch: str, holder: str, day: str, line: str = "short") -> dict[str, object]:
+    return {
+        "policy_id": pid,
+        "branch_id": branch,
+        "policyholder_id": holder,
+        "issued_at": day,
+        "applied_at": day,
+        "product_line": line,
+    }
+
+
+def test_entity_drill_downs_in_buckets_list_what_one_plan_would(
+    tmp_path: Path, engine_name: str
+) -> None:
+    # customers.repeat_purchase_rate: the old customers (a policy before 1 January, in the
+    # branch of their latest one) who bought no long policy this year. The Polars engine
+    # groups them in buckets of keys; the listing must not depend on that.
+    policies = [
+        _old("a1", "B1", "H1", "2014-05-01"),
+        _old("a2", "B2", "H1", "2014-11-01"),  # H1 belongs to B2, buys nothing: listed
+        _old("b1", "B1", "H2", "2013-01-01"),
+        _old("b2", "B1", "H2", "2015-03-01", "long"),  # H2 bought: not listed
+        _old("c1", "B1", "H3", "2014-12-31"),  # H3 in B1: listed
+        _old("d1", "B1", "H4", "2014-02-02"),  # H4 in B1: listed
+        _old("e1", "B1", "H5", "2014-03-03"),  # H5 in B1: listed
+        _old("f1", "B2", "H6", "2014-06-06"),
+        _old("f2", "B2", "H6", "2015-01-20", "long"),  # H6 bought
+        _old("g1", "B3", "H7", "2014-07-07"),  # B3 not asked for
+    ]
+    write_dataset(tmp_path, "branches", BRANCHES)
+    write_dataset(tmp_path, "policies", policies)
+    engine = open_engine(tmp_path, engine_name)
+    rows = drill_rows(
+        engine,
+        load_rules(),
+        "customers.repeat_purchase_rate",
+        parse_period("2015-03"),
+        branches=["B1", "B2"],
+        limit=None,
+        per_branch=2,
+    )
+    assert rows is not None
+    got = sorted(
+        (r["branch_id"], r["policyholder_id"], r[BRANCH_ROWS]) for r in rows.iter_rows(named=True)
+    )
+    # B1: H3, H4, H5 not covered (3), the first two in order; B2: H1 (1)
+    assert got == [("B1", "H3", 3), ("B1", "H4", 3), ("B2", "H1", 1)]

@@ -14,16 +14,23 @@ from kpitool.data.schema import DATASETS
 from kpitool.errors import DataError, UsageError
 from kpitool.measure import cached
 from kpitool.measure.evaluate import read_tables, source_of
+from kpitool.plan.analysis import bucketable
 from kpitool.plan.engine import Engine
 from kpitool.plan.periods import Period
 from kpitool.plan.population import PERIOD_COLUMNS, Missing, population
-from kpitool.plan.steps import Listing, Population
+from kpitool.plan.steps import BRANCH_ROWS, Listing, Plan, Population
 from kpitool.rules.model import Rule, RuleSet
 
 __all__ = ["drill_rows", "exceptions", "numerator_rows"]
 
 
-def _population(rule: Rule, month: Period, engine: Engine, window_override: bool) -> Population:
+def _population(
+    rule: Rule,
+    month: Period,
+    engine: Engine,
+    window_override: bool,
+    bucket: tuple[int, int] | None = None,
+) -> Population:
     """The population of one month, for listing rows."""
     period = rule.period
     spec = rule.exceptions
@@ -31,7 +38,7 @@ def _population(rule: Rule, month: Period, engine: Engine, window_override: bool
         period = period.model_copy(update={"window": spec.window})
     source = source_of(engine, read_tables(engine))
     try:
-        return population(rule, source, [month], period=period)
+        return population(rule, source, [month], period=period, bucket=bucket)
     except Missing as exc:
         raise DataError(f"{rule.id}: {exc}") from None
 
@@ -165,13 +172,48 @@ def drill_rows(
         condition = rule.drill.where or condition
         lead = ["branch_id"] if "branch_id" in pop.columns else []
         shown = lead + [c for c in rule.drill.show if c in pop.columns and c not in lead] or shown
-    plan = Listing(
-        pop,
-        tuple(shown),
-        in_frame_order=True,
-        where=condition,
-        branches=tuple(wanted) if "branch_id" in pop.columns else (),
-        limit=limit,
-        per_branch=per_branch,
+    split = per_branch is not None and limit is None and bucketable(rule)
+    count = engine.buckets if split else 1
+    pops = (
+        [pop]
+        if count == 1
+        else [
+            _population(rule, month, engine, window_override=False, bucket=(i, count))
+            for i in range(count)
+        ]
     )
-    return cached.collect(engine, [plan])[0]
+    plans: list[Plan] = [
+        Listing(
+            one,
+            tuple(shown),
+            in_frame_order=True,
+            where=condition,
+            branches=tuple(wanted) if "branch_id" in pop.columns else (),
+            limit=limit,
+            per_branch=per_branch,
+        )
+        for one in pops
+    ]
+    frames = cached.collect(engine, plans)
+    return frames[0] if len(frames) == 1 else _merged(frames, per_branch)
+
+
+def _merged(frames: list[pl.DataFrame], per_branch: int | None) -> pl.DataFrame:
+    """Per-branch listings of disjoint sets of entities as one: each branch's first rows in
+    the columns' order and its count summed (the same rows one plan would have listed)."""
+    rows = pl.concat(frames)
+    if BRANCH_ROWS not in rows.columns or per_branch is None:
+        return rows.sort(rows.columns, nulls_last=True)
+    shown = [c for c in rows.columns if c != BRANCH_ROWS]
+    counts = rows.group_by("branch_id").agg(
+        pl.col(BRANCH_ROWS).first().alias("__n")
+    )  # each bucket's own count, once a bucket: summed below
+    per_bucket = [f.group_by("branch_id").agg(pl.col(BRANCH_ROWS).first()) for f in frames]
+    totals = pl.concat(per_bucket).group_by("branch_id").agg(pl.col(BRANCH_ROWS).sum())
+    del counts
+    kept = (
+        rows.drop(BRANCH_ROWS)
+        .sort(shown, nulls_last=True)
+        .filter(pl.int_range(pl.len()).over("branch_id") < per_branch)
+    )
+    return kept.join(totals, on="branch_id", how="left").select(*shown, BRANCH_ROWS)
