@@ -246,7 +246,13 @@ def exceptions_command(
         unmask=unmask,
         out=out,
     )
-    emit(rows, fmt, output, None, lambda: frame_table(rows, title=f"{rule_id} · {month}"))
+    emit(
+        rows,
+        fmt,
+        output,
+        None,
+        lambda: frame_table(rows, title=f"{rule_id} · {month}", width=stdout.width),
+    )
 
 
 @app.command("explain")
