@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import polars as pl
 import typer
@@ -16,15 +16,16 @@ from kpitool.cli.options import (
     DEFAULT_DATA,
     DEFAULT_RULES,
     DataOption,
-    FormatOption,
     LangOption,
     OutputOption,
     RulesOption,
+    TableOrJson,
     check_output,
     choice,
     settings,
     stdout,
 )
+from kpitool.cli.shell import KpiGroup
 from kpitool.data.catalogue import open_data
 from kpitool.data.check import CheckReport, check_data
 from kpitool.errors import UsageError
@@ -37,19 +38,24 @@ __all__ = ["config_app", "data_app", "rules_app", "sample_data_command"]
 data_app = typer.Typer(
     help="Inspect and check data extracts.\n\nExample: kpitool data check --data sample_data",
     no_args_is_help=True,
+    cls=KpiGroup,
 )
 rules_app = typer.Typer(
-    help="List, show and validate KPI rules.\n\nExample: kpitool rules list", no_args_is_help=True
+    help="List, show and validate KPI rules.\n\nExample: kpitool rules list",
+    no_args_is_help=True,
+    cls=KpiGroup,
 )
 
 
 config_app = typer.Typer(
-    help="Show the effective settings.\n\nExample: kpitool config show", no_args_is_help=True
+    help="Show the effective settings.\n\nExample: kpitool config show",
+    no_args_is_help=True,
+    cls=KpiGroup,
 )
 
 
 @config_app.command("show")
-def config_show(ctx: typer.Context, fmt: FormatOption = "table") -> None:
+def config_show(ctx: typer.Context, fmt: TableOrJson = "table") -> None:
     """Print every setting's effective value and where it came from.
 
     Example: kpitool config show --format json
@@ -102,7 +108,9 @@ def data_check_command(
             "catalogue.yaml in the data directory, if any).",
         ),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or xlsx.")] = "table",
+    fmt: Annotated[
+        Literal["table", "json", "xlsx"], typer.Option("--format", "-f", help="Output format.")
+    ] = "table",
     output: OutputOption = None,
     period: Annotated[
         str | None,
@@ -151,7 +159,7 @@ def data_check_command(
 def rules_list(
     ctx: typer.Context,
     rules: RulesOption = DEFAULT_RULES,
-    fmt: FormatOption = "table",
+    fmt: TableOrJson = "table",
     lang: LangOption = None,
 ) -> None:
     """List every rule with its section, title, unit and default target.

@@ -1,17 +1,17 @@
 """The command line: a thin shell. Each command parses options, calls one library function
 and prints its result.
 
-Errors become `Error: …` on stderr and an exit code in one place, `_KpiGroup.invoke`.
+Errors become `Error: …` on stderr and an exit code in one place: `KpiGroup.invoke`
+(kpitool.cli.shell).
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
-from typer.core import TyperGroup
 
 from kpitool import __version__, api
 from kpitool.cli.admin import config_app, data_app, rules_app, sample_data_command
@@ -29,42 +29,31 @@ from kpitool.cli.options import (
     DataOption,
     EngineOption,
     FormatOption,
+    Grain,
     LangOption,
     MonthOption,
     OutputOption,
     RulesOption,
     SparkMasterOption,
+    Status,
     TrendUnit,
     check_output,
     choice,
     emit,
     engine_of,
     settings,
-    stderr,
     stdout,
 )
+from kpitool.cli.shell import KpiGroup
 from kpitool.data.schema import DATASETS
-from kpitool.errors import KpiError
 from kpitool.log import configure_logging
 from kpitool.measure.results import breaches, filter_status, results_to_records
 from kpitool.plan.periods import parse_period, trend_periods
 from kpitool.rules.loader import load_rules
 
-
-class _KpiGroup(TyperGroup):
-    """Turns every KpiError into `Error: …` on stderr and its exit code, in one place."""
-
-    def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
-        try:
-            return super().invoke(ctx)
-        except KpiError as exc:
-            stderr.print(f"Error: {exc}", markup=False, highlight=False)
-            raise typer.Exit(exc.exit_code) from None
-
-
 app = typer.Typer(
     name="kpitool",
-    cls=_KpiGroup,
+    cls=KpiGroup,
     help="Monthly customer-service KPI reports from core-system extracts.\n\n"
     "Example: kpitool report --month 2015-03",
     no_args_is_help=True,
@@ -120,11 +109,11 @@ def evaluate_command(
         typer.Option("--rule", "-r", help="Rule id, or a prefix such as 'claims.' (repeatable)."),
     ] = None,
     by: Annotated[
-        list[str] | None,
+        list[Grain] | None,
         typer.Option("--by", help="Also group by counter, channel or agent (repeatable)."),
     ] = None,
     status: Annotated[
-        list[str] | None,
+        list[Status] | None,
         typer.Option("--status", help="Show only results with this status (repeatable)."),
     ] = None,
     trend: Annotated[
@@ -143,7 +132,7 @@ def evaluate_command(
     fmt: FormatOption = "table",
     output: OutputOption = None,
     fail_on: Annotated[
-        str | None,
+        Literal["warn", "fail"] | None,
         typer.Option(
             "--fail-on", help="Exit 1 when a rule is at this status or worse: warn or fail."
         ),
@@ -171,12 +160,6 @@ def evaluate_command(
     cfg = settings(
         ctx, data=data, rules=rules, lang=lang, engine=engine, spark_master=spark_master, out=out
     )
-    for item in by or []:
-        choice(item, ("branch", "counter", "channel", "agent"), "--by")
-    for item in status or []:
-        choice(item, ("pass", "warn", "fail", "n/a"), "--status")
-    if fail_on is not None:
-        choice(fail_on, ("warn", "fail"), "--fail-on")
     ruleset = load_rules(cfg["rules"])
     the_month = parse_period(month)
     results = api.evaluate(
@@ -185,12 +168,12 @@ def evaluate_command(
         ruleset,
         branches=branch,
         rule_ids=rule,
-        by=by or [],
+        by=[g.value for g in by or []],
         engine=engine_of(cfg),
         record=cfg["out"] if record else None,
         allow_empty=allow_empty,
     )
-    shown = filter_status(results, status) if status else results
+    shown = filter_status(results, [s.value for s in status]) if status else results
     emit(
         shown,
         fmt,
@@ -294,7 +277,10 @@ def report_command(
     fmt: Annotated[
         str | None,
         typer.Option(
-            "--format", "-f", help="html, pdf, xlsx or a list such as html,pdf (default)."
+            "--format",
+            "-f",
+            metavar="html|pdf|xlsx[,…]",
+            help="One format or a list such as html,pdf (default).",
         ),
     ] = None,
     lang: LangOption = None,

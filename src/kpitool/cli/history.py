@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import polars as pl
 import typer
@@ -16,7 +16,7 @@ from rich.text import Text
 
 from kpitool import api
 from kpitool.cli.display import frame_table
-from kpitool.cli.options import FormatOption, OutputOption, check_output, choice, emit, settings
+from kpitool.cli.options import OutputOption, check_output, choice, emit, settings
 from kpitool.cli.options import stdout as console
 from kpitool.errors import UsageError
 from kpitool.history.compare import Diff
@@ -29,6 +29,9 @@ HistoryOut = Annotated[
     typer.Option("--out", help="The reports folder holding history.sqlite (default: out/)."),
 ]
 _FORMATS = ("table", "csv", "json")
+HistoryFormat = Annotated[
+    Literal["table", "csv", "json"], typer.Option("--format", "-f", help="Output format.")
+]
 
 
 def _flat_runs(runs: pl.DataFrame) -> pl.DataFrame:
@@ -46,7 +49,7 @@ def history_command(
     branch: Annotated[
         str | None, typer.Option("--branch", "-b", help="With --rule: this branch's rows only.")
     ] = None,
-    fmt: FormatOption = "table",
+    fmt: HistoryFormat = "table",
     output: OutputOption = None,
 ) -> None:
     """List the recorded runs (every report, evaluate --record), or a rule over the periods.
@@ -119,7 +122,7 @@ def diff_command(
         typer.Argument(help="A later period; without it, the last two runs of PERIOD."),
     ] = None,
     out: HistoryOut = None,
-    fmt: FormatOption = "table",
+    fmt: HistoryFormat = "table",
     output: OutputOption = None,
 ) -> None:
     """What changed: PERIOD against PERIOD2, or the last two runs of PERIOD (a restatement).

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import polars as pl
 import typer
@@ -24,11 +24,14 @@ __all__ = [
     "DataOption",
     "EngineOption",
     "FormatOption",
+    "Grain",
     "LangOption",
     "MonthOption",
     "OutputOption",
     "RulesOption",
     "SparkMasterOption",
+    "Status",
+    "TableOrJson",
     "TrendUnit",
     "check_output",
     "choice",
@@ -91,14 +94,18 @@ BranchOption = Annotated[
     list[str] | None, typer.Option("--branch", "-b", help="Limit to this branch id (repeatable).")
 ]
 FormatOption = Annotated[
-    str, typer.Option("--format", "-f", help="Output format: table, csv, json, parquet or xlsx.")
+    Literal["table", "csv", "json", "parquet", "xlsx"],
+    typer.Option("--format", "-f", help="Output format."),
+]
+TableOrJson = Annotated[
+    Literal["table", "json"], typer.Option("--format", "-f", help="Output format.")
 ]
 OutputOption = Annotated[
     Path | None,
     typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
 ]
 EngineOption = Annotated[
-    str | None,
+    Literal["polars", "spark"] | None,
     typer.Option(
         "--engine",
         help="Evaluation engine: polars (default, this machine) or spark (a cluster, "
@@ -114,8 +121,26 @@ SparkMasterOption = Annotated[
     ),
 ]
 LangOption = Annotated[
-    str | None, typer.Option("--lang", help="Label language: zh (default) or en.")
+    Literal["zh", "en"] | None, typer.Option("--lang", help="Label language (default zh).")
 ]
+
+
+class Grain(StrEnum):
+    """What `evaluate --by` groups by besides company and branch."""
+
+    branch = "branch"
+    counter = "counter"
+    channel = "channel"
+    agent = "agent"
+
+
+class Status(StrEnum):
+    """A result's status, for `evaluate --status`."""
+
+    passed = "pass"
+    warn = "warn"
+    fail = "fail"
+    na = "n/a"
 
 
 def choice(value: str, allowed: tuple[str, ...], option: str) -> str:
