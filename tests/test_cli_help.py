@@ -57,3 +57,22 @@ def test_choices_are_listed_in_the_help() -> None:
     assert "html|pdf|xlsx" in _help("report")
     assert "<table|json>" in _help("rules", "list")
     assert "<table|csv|json>" in _help("history")
+
+
+def test_version_and_help_import_neither_polars_nor_the_report_stack() -> None:
+    script = (
+        "import sys\n"
+        "from kpitool.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('polars', 'pyarrow', 'weasyprint', 'pyspark', 'jinja2', 'sqlglot')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(kpitool.__file__).parents[1])}
+    for args in (["--version"], ["--help"], ["evaluate", "--help"]):
+        done = subprocess.run(
+            [sys.executable, "-c", script, *args], capture_output=True, text=True, env=env
+        )
+        assert done.stdout.strip().splitlines()[-1] == "[]", (args, done.stderr)

@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import polars as pl
 import typer
 
-from kpitool import api
-from kpitool.cli.display import check_tables, frame_table, rules_table
 from kpitool.cli.options import (
     DEFAULT_DATA,
     DEFAULT_RULES,
@@ -26,12 +23,12 @@ from kpitool.cli.options import (
     stdout,
 )
 from kpitool.cli.shell import KpiGroup
-from kpitool.data.catalogue import open_data
-from kpitool.data.check import CheckReport, check_data
 from kpitool.errors import UsageError
-from kpitool.rules.loader import load_rules, rule_yaml
-from kpitool.sample.generate import generate_sample_data
-from kpitool.xlsx import write_sheets
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from kpitool.data.check import CheckReport
 
 __all__ = ["config_app", "data_app", "rules_app", "sample_data_command"]
 
@@ -60,6 +57,10 @@ def config_show(ctx: typer.Context, fmt: TableOrJson = "table") -> None:
 
     Example: kpitool config show --format json
     """
+    import polars as pl
+
+    from kpitool.cli.display import frame_table
+
     choice(fmt, ("table", "json"), "--format")
     cfg = settings(ctx)
     rows = [
@@ -72,23 +73,16 @@ def config_show(ctx: typer.Context, fmt: TableOrJson = "table") -> None:
         stdout.print(frame_table(pl.DataFrame(rows), title="kpitool settings"))
 
 
-_PROBLEM_SCHEMA = {
-    "severity": pl.String,
-    "dataset": pl.String,
-    "file": pl.String,
-    "row": pl.Int64,
-    "column": pl.String,
-    "kind": pl.String,
-    "message": pl.String,
-}
-
-
 def check_frames(report: CheckReport) -> dict[str, pl.DataFrame]:
     """A data check as the sheets of a workbook: datasets, then every problem listed."""
+    import polars as pl
+
     found = report.to_dict()
+    problems = ("severity", "dataset", "file", "row", "column", "kind", "message")
+    schema = {c: pl.Int64 if c == "row" else pl.String for c in problems}
     return {
         "数据集": pl.DataFrame(found["datasets"]),
-        "问题": pl.DataFrame(found["problems"], schema=_PROBLEM_SCHEMA),
+        "问题": pl.DataFrame(found["problems"], schema=schema),
         "问题计数": pl.DataFrame(
             found["counts"],
             schema={"dataset": pl.String, "kind": pl.String, "column": pl.String, "rows": pl.Int64},
@@ -127,6 +121,14 @@ def data_check_command(
 
     Example: kpitool data check --data extracts/ --catalogue extracts/catalogue.yaml
     """
+    import polars as pl
+
+    from kpitool import api
+    from kpitool.cli.display import check_tables, frame_table
+    from kpitool.data.catalogue import open_data
+    from kpitool.data.check import check_data
+    from kpitool.xlsx import write_sheets
+
     choice(fmt, ("table", "json", "xlsx"), "--format")
     if fmt != "xlsx" and output is not None:
         raise UsageError("data check: --output needs --format xlsx")
@@ -166,6 +168,9 @@ def rules_list(
 
     Example: kpitool rules list --lang en
     """
+    from kpitool.cli.display import rules_table
+    from kpitool.rules.loader import load_rules
+
     choice(fmt, ("table", "json"), "--format")
     cfg = settings(ctx, rules=rules, lang=lang)
     ruleset = load_rules(cfg["rules"])
@@ -185,6 +190,8 @@ def rules_show(
 
     Example: kpitool rules show claims.closed_within_5d_rate
     """
+    from kpitool.rules.loader import load_rules, rule_yaml
+
     rule = load_rules(settings(ctx, rules=rules)["rules"]).get(rule_id)
     sys.stdout.write(rule_yaml(rule))
 
@@ -195,6 +202,8 @@ def rules_validate(ctx: typer.Context, rules: RulesOption = DEFAULT_RULES) -> No
 
     Example: kpitool rules validate --rules my_rules/
     """
+    from kpitool.rules.loader import load_rules
+
     ruleset = load_rules(settings(ctx, rules=rules)["rules"])
     stdout.print(
         f"{len(ruleset)} rules valid in {len(ruleset.files)} files (version {ruleset.version})"
@@ -216,6 +225,11 @@ def sample_data_command(
 
     Example: kpitool sample-data --out demo --seed 3 --branches 12
     """
+    import polars as pl
+
+    from kpitool.cli.display import frame_table
+    from kpitool.sample.generate import generate_sample_data
+
     summary = generate_sample_data(out, seed=seed, branches=branches, year=year, scale=scale)
     table = frame_table(
         pl.DataFrame({"dataset": list(summary.rows), "rows": list(summary.rows.values())}),

@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 
-from kpitool import __version__, api
+from kpitool import __version__
 from kpitool.cli.admin import config_app, data_app, rules_app, sample_data_command
-from kpitool.cli.display import (
-    explanation_text,
-    frame_table,
-    results_table,
-    rows_title,
-    trend_table,
-)
 from kpitool.cli.options import (
     DEFAULT_DATA,
     DEFAULT_RULES,
@@ -45,11 +39,20 @@ from kpitool.cli.options import (
     stdout,
 )
 from kpitool.cli.shell import KpiGroup
-from kpitool.data.schema import DATASETS
 from kpitool.log import configure_logging
-from kpitool.measure.results import breaches, filter_status, results_to_records
-from kpitool.plan.periods import parse_period, trend_periods
-from kpitool.rules.loader import load_rules
+
+
+class _TablesHelp(TyperCommand):
+    """query's help names the tables, read from the schema only when the help is shown."""
+
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:  # type: ignore[override]
+        from kpitool.data.schema import DATASETS
+
+        for param in self.params:
+            if isinstance(param, TyperArgument) and param.name == "sql":
+                param.help = "One SQL query over the tables: " + ", ".join(DATASETS) + "."
+        super().format_help(ctx, formatter)
+
 
 app = typer.Typer(
     name="kpitool",
@@ -155,6 +158,12 @@ def evaluate_command(
 
     Example: kpitool evaluate --period 2015-04-17 --rule cleanup. --by channel
     """
+    from kpitool import api
+    from kpitool.cli.display import results_table, trend_table
+    from kpitool.measure.results import breaches, filter_status, results_to_records
+    from kpitool.plan.periods import parse_period, trend_periods
+    from kpitool.rules.loader import load_rules
+
     choice(fmt, ("table", "csv", "json", "parquet", "xlsx"), "--format")
     check_output(fmt, output)
     cfg = settings(
@@ -216,6 +225,9 @@ def exceptions_command(
 
     Example: kpitool exceptions callbacks.shared_phone --month 2015-03 --branch B03
     """
+    from kpitool import api
+    from kpitool.cli.display import frame_table
+
     choice(fmt, ("table", "csv", "json", "parquet", "xlsx"), "--format")
     check_output(fmt, output)
     cfg = settings(ctx, data=data, rules=rules, engine=engine, spark_master=spark_master)
@@ -256,6 +268,9 @@ def explain_command(
 
     Example: kpitool explain claims.closed_within_5d_rate --month 2015-03 --branch B02
     """
+    from kpitool import api
+    from kpitool.cli.display import explanation_text, frame_table, rows_title
+
     cfg = settings(ctx, data=data, rules=rules, lang=lang)
     found = api.explain(
         rule_id, month, cfg["data"], cfg["rules"], branch=branch, limit=limit, unmask=unmask
@@ -318,6 +333,8 @@ def report_command(
 
     Example: kpitool report --month 2015-03 --branch B03 --format pdf
     """
+    from kpitool import api
+
     cfg = settings(
         ctx,
         data=data,
@@ -354,12 +371,10 @@ def report_command(
         )
 
 
-@app.command("query")
+@app.command("query", cls=_TablesHelp)
 def query_command(
     ctx: typer.Context,
-    sql: Annotated[
-        str, typer.Argument(help="One SQL query over the tables: " + ", ".join(DATASETS) + ".")
-    ],
+    sql: Annotated[str, typer.Argument(help="One SQL query over the tables.")],
     data: DataOption = DEFAULT_DATA,
     fmt: FormatOption = "table",
     output: OutputOption = None,
@@ -376,6 +391,9 @@ def query_command(
 
     Example: kpitool query "SELECT branch_id, COUNT(*) AS n FROM claims GROUP BY branch_id"
     """
+    from kpitool import api
+    from kpitool.cli.display import frame_table
+
     choice(fmt, ("table", "csv", "json", "parquet", "xlsx"), "--format")
     check_output(fmt, output)
     cfg = settings(ctx, data=data, engine=engine, spark_master=spark_master)

@@ -6,21 +6,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import polars as pl
 import typer
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from kpitool import api
-from kpitool.cli.display import frame_table
 from kpitool.cli.options import OutputOption, check_output, choice, emit, settings
 from kpitool.cli.options import stdout as console
 from kpitool.errors import UsageError
-from kpitool.history.compare import Diff
 from kpitool.output import atomic_write
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from kpitool.history.compare import Diff
 
 __all__ = ["diff_command", "history_command"]
 
@@ -36,6 +37,8 @@ HistoryFormat = Annotated[
 
 def _flat_runs(runs: pl.DataFrame) -> pl.DataFrame:
     """Runs with their inputs as a count (CSV and the terminal have no nested cells)."""
+    import polars as pl
+
     return runs.with_columns(pl.col("inputs").list.len().alias("inputs"))
 
 
@@ -56,6 +59,9 @@ def history_command(
 
     Example: kpitool history --out reports --rule claims.closed_within_5d_rate --branch B02
     """
+    from kpitool import api
+    from kpitool.cli.display import frame_table
+
     choice(fmt, _FORMATS, "--format")
     check_output(fmt, output)
     if branch is not None and rule is None:
@@ -129,6 +135,10 @@ def diff_command(
 
     Example: kpitool diff 2015-02 2015-03 --out reports --format json
     """
+    import polars as pl
+
+    from kpitool import api
+
     choice(fmt, _FORMATS, "--format")
     check_output(fmt, output)
     cfg = settings(ctx, out=out)

@@ -6,16 +6,18 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import polars as pl
 import typer
 from rich.console import Console, RenderableType
 
-from kpitool.api.engines import EngineName, start_spark
 from kpitool.config import Config, load_config
 from kpitool.errors import UsageError
-from kpitool.measure.results import write_frame
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from kpitool.api.engines import EngineName
 
 __all__ = [
     "DEFAULT_DATA",
@@ -172,6 +174,8 @@ def emit(
     if fmt == "table":
         stdout.print(table())
         return
+    from kpitool.measure.results import write_frame
+
     text = write_frame(frame, fmt, output, records=records, units=units or {})  # type: ignore[arg-type]
     if text is not None:
         sys.stdout.write(text)
@@ -185,5 +189,7 @@ def engine_of(config: Config) -> EngineName:
     if engine == "spark":
         setting = config.setting("spark_master")
         master = None if setting.source == "default" else str(setting.value)
+        from kpitool.api.engines import start_spark
+
         start_spark(master, config.spark_conf())
     return engine

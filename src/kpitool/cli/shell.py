@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from kpitool.cli.options import stderr
 from kpitool.errors import KpiError, UsageError
 
 __all__ = ["KpiGroup"]
@@ -54,7 +55,5 @@ class KpiGroup(TyperGroup):
             except typer.BadParameter as exc:
                 raise _usage_error(exc) from None
         except KpiError as exc:
-            from kpitool.cli.options import stderr
-
             stderr.print(f"Error: {exc}", markup=False, highlight=False)
             raise typer.Exit(exc.exit_code) from None
