@@ -72,14 +72,21 @@ def _causes(data: ReportData, rule: Rule, branch_id: str) -> list[Cause]:
 
 
 def _company_cause(data: ReportData, rule: Rule) -> str:
+    """The failing branches that move the company's figure most: gap to their target times
+    their population (the worst value first among equals)."""
     names = {b["id"]: b["name"] for b in data.branches}
+    sign = -1 if rule.better == "higher" else 1
     worst = []
     for b in data.branches:
         row = data.value(rule.id, data.month, "branch", b["id"])
         if row is not None and row["status"] == "fail" and row["value"] is not None:
-            worst.append((row["value"], b["id"]))
-    worst.sort(reverse=rule.better != "higher")
-    return "、".join(f"{names[b]} {format_value(v, rule.unit, data.lang)}" for v, b in worst[:3])
+            gap = 0.0 if row["target"] is None else sign * (row["value"] - row["target"])
+            weight = max(gap, 0.0) * (row.get("denominator") or 0)
+            worst.append((-weight, -sign * row["value"], b["id"], row["value"]))
+    worst.sort()
+    return "、".join(
+        f"{names[b]} {format_value(v, rule.unit, data.lang)}" for _, _, b, v in worst[:3]
+    )
 
 
 def _line(
