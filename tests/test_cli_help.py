@@ -56,7 +56,7 @@ def test_choices_are_listed_in_the_help() -> None:
         assert choices in evaluate, choices
     assert "html|pdf|xlsx" in _help("report")
     assert "<table|json>" in _help("rules", "list")
-    assert "<table|csv|json>" in _help("history")
+    assert "<table|csv|json|xlsx>" in _help("history") and "<table|csv|json|xlsx>" in _help("diff")
 
 
 def test_version_and_help_import_neither_polars_nor_the_report_stack() -> None:

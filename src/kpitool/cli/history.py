@@ -29,16 +29,20 @@ HistoryOut = Annotated[
     Path | None,
     typer.Option("--out", help="The reports folder holding history.sqlite (default: out/)."),
 ]
-_FORMATS = ("table", "csv", "json")
+_FORMATS = ("table", "csv", "json", "xlsx")
 HistoryFormat = Annotated[
-    Literal["table", "csv", "json"], typer.Option("--format", "-f", help="Output format.")
+    Literal["table", "csv", "json", "xlsx"],
+    typer.Option("--format", "-f", help="Output format (xlsx needs --output)."),
 ]
 
 
 def _flat_runs(runs: pl.DataFrame) -> pl.DataFrame:
-    """Runs with their inputs as a count (CSV and the terminal have no nested cells)."""
+    """Runs with their inputs as a count (CSV, workbooks and the terminal have no nested
+    cells); a rule's history is flat already."""
     import polars as pl
 
+    if "inputs" not in runs.columns:
+        return runs
     return runs.with_columns(pl.col("inputs").list.len().alias("inputs"))
 
 
@@ -68,6 +72,11 @@ def history_command(
         raise UsageError("--branch needs --rule (a rule's values per branch)")
     cfg = settings(ctx, out=out)
     frame = api.history(cfg["out"], rule=rule, branch=branch)
+    if fmt == "xlsx" and output is not None:
+        from kpitool.xlsx import write_sheets
+
+        write_sheets(output, {"runs" if rule is None else "history": _flat_runs(frame)})
+        return
     if rule is None:
         records = frame.to_dicts()
         flat = _flat_runs(frame)
@@ -120,6 +129,25 @@ def _diff_table(found: Diff) -> Group:
     return Group(*parts)
 
 
+def _diff_sheets(found: Diff) -> dict[str, pl.DataFrame]:
+    """A diff as a workbook: the two runs, every row's change, the input files that differ."""
+    import polars as pl
+
+    inputs = {"dataset": pl.String, "path": pl.String}
+    inputs |= {"sha256_before": pl.String, "sha256_after": pl.String}
+    runs = [
+        {"side": side, **{k: str(v) for k, v in run.items()}}
+        for side, run in (("before", found.before), ("after", found.after))
+    ]
+    return {
+        "runs": pl.DataFrame(runs),
+        "changes": pl.DataFrame(found.rows, infer_schema_length=None),
+        "inputs changed": pl.DataFrame(
+            [{k: r.get(k) for k in inputs} for r in found.inputs_changed], schema=inputs
+        ),
+    }
+
+
 def diff_command(
     ctx: typer.Context,
     period: Annotated[str, typer.Argument(help="A recorded period, e.g. 2015-03.")],
@@ -145,6 +173,11 @@ def diff_command(
     found = api.diff(cfg["out"], period, period2)
     if fmt == "table":
         console.print(_diff_table(found))
+        return
+    if fmt == "xlsx" and output is not None:
+        from kpitool.xlsx import write_sheets
+
+        write_sheets(output, _diff_sheets(found))
         return
     if fmt == "csv":
         emit(pl.DataFrame(found.rows, infer_schema_length=None), "csv", output, None, Group)
