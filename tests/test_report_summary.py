@@ -237,3 +237,12 @@ def test_company_names_the_branches_that_move_its_figure_most(tmp_path: Path) ->
         "柜面平均排队时间 : 22.9分钟；目标 ≤ 15.0分钟；差距 7.9分钟；"
         "未达标单位: 丰县支公司 20.0分钟、市区营业部 40.0分钟"
     ) in _section(text, "本期要点", "各单位指标达标情况")
+    # the company's drill-down: the branches behind the figure, the one moving it most first
+    drill = _section(text, "未达标明细", "各单位指标达标情况")
+    assert (
+        "柜面平均排队时间 22.9分钟 · 目标 ≤ 15.0分钟 · 共 2 条 对象 名称 本期值 目标 状态 "
+        "B2 丰县支公司 20.0分钟 ≤ 15.0分钟 未达标 B1 市区营业部 40.0分钟 ≤ 15.0分钟 未达标"
+    ) in drill
+    page = (out.folder / "index.html").read_text(encoding="utf-8")
+    assert 'href="#drill-counter.queue_time_avg"' in page
+    assert 'id="drill-counter.queue_time_avg"' in page
