@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 
 import kpitool
@@ -177,6 +178,22 @@ def test_restatement_shows_exactly_the_changed_figures_and_file(
     assert "五日结案率: 33.3% → 0.0%" in _section(b1, "本期变化", "指标趋势")
     table = cli("diff", "2015-04", "--out", str(out))
     assert "2 changed" in table.stdout and "claims.parquet" in table.stdout
+    book = tmp_path / "diff.xlsx"
+    written = cli("diff", "2015-04", "--out", str(out), "--format", "xlsx", "-o", str(book))
+    assert written.exit_code == 0, written.stderr
+    sheets = openpyxl.load_workbook(book, read_only=True)
+    assert sheets.sheetnames == ["runs", "changes", "inputs changed"]
+    changes = list(sheets["changes"].iter_rows(values_only=True))
+    head = changes[0]
+    at = {c: head.index(c) for c in ("rule_id", "scope_id", "value_before", "value_after")}
+    moved_in_book = {
+        (r[at["rule_id"]], r[at["scope_id"]]): (r[at["value_before"]], r[at["value_after"]])
+        for r in changes[1:]
+        if r[at["value_before"]] != r[at["value_after"]]
+    }
+    assert moved_in_book == moved
+    inputs = list(sheets["inputs changed"].iter_rows(values_only=True))
+    assert inputs[0][:2] == ("dataset", "path") and [r[0] for r in inputs[1:]] == ["claims"]
 
 
 def test_history_lists_runs_and_a_rule_over_the_periods(
@@ -210,6 +227,24 @@ def test_history_lists_runs_and_a_rule_over_the_periods(
     assert lines[1:] == [
         "1,2015-03,branch,B1,0.75,0.5,pass",
         f"3,2015-04,branch,B1,{1 / 3},0.5,fail",
+    ]
+    book = tmp_path / "history.xlsx"
+    args = ("history", "--out", str(out), "--format", "xlsx", "--output", str(book))
+    assert cli(*args).exit_code == 0
+    runs_sheet = list(openpyxl.load_workbook(book)["runs"].iter_rows(values_only=True))
+    at = {c: runs_sheet[0].index(c) for c in ("run_id", "period", "command", "inputs")}
+    assert [(r[at["run_id"]], r[at["period"]], r[at["command"]]) for r in runs_sheet[1:]] == [
+        (1, "2015-03", "report"),
+        (2, "2015-04", "report"),
+        (3, "2015-04", "evaluate"),
+    ]
+    assert runs_sheet[2][at["inputs"]] == 2  # branches and claims
+    assert cli(*args, "--rule", "t.closed_5d", "--branch", "B1").exit_code == 0
+    rule_sheet = list(openpyxl.load_workbook(book)["history"].iter_rows(values_only=True))
+    assert rule_sheet[0] == ("run_id", "period", "scope", "scope_id", "value", "target", "status")
+    assert [r[:2] + r[4:] for r in rule_sheet[1:]] == [
+        (1, "2015-03", 0.75, 0.5, "pass"),
+        (3, "2015-04", 1 / 3, 0.5, "fail"),
     ]
     # Readable by ordinary tools: the stdlib's sqlite3 is enough.
     with sqlite3.connect(out / "history.sqlite") as conn:

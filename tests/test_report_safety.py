@@ -118,7 +118,19 @@ def _second_run_in_its_pdf_stage(data: Path, out: Path) -> tuple[subprocess.Pope
     """A report run over a complete previous set, caught once its first PDF is in staging
     (its pages differ from the previous set's, so every PDF is rendered); with its workers."""
     run = subprocess.Popen(
-        [KPITOOL, "report", "-m", "2015-03", "--data", str(data), "--out", str(out)],
+        # in English: every page differs from the first set's, so every PDF is rendered
+        [
+            KPITOOL,
+            "report",
+            "-m",
+            "2015-03",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--lang",
+            "en",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

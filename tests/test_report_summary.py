@@ -155,3 +155,94 @@ def test_sample_planted_failures_in_html_and_pdf(tmp_path: Path) -> None:
         text = _pdf_text(out.folder / page)
         assert all(w in text for w in words), page
         assert text.index("本期要点") < text.index("指标计分卡")
+
+
+def test_causes_are_ordered_by_how_much_they_move_the_figure(tmp_path: Path) -> None:
+    """B1's counter C1 keeps one person 40 minutes, C2 six people 20 minutes each: C1's
+    value is worse, but C2 adds 6 × (20 − 15) = 30 minutes above target against C1's
+    1 × (40 − 15) = 25, so C2 comes first. B1: (40 + 6 × 20) / 7 = 22.9 minutes."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_dataset(
+        folder, "branches", [{"branch_id": "B1", "branch_name": "市区营业部", "level": "city"}]
+    )
+    write_dataset(
+        folder,
+        "counters",
+        [
+            {"counter_id": "C1", "branch_id": "B1", "counter_name": "一号柜面"},
+            {"counter_id": "C2", "branch_id": "B1", "counter_name": "二号柜面"},
+        ],
+    )
+    waits = [("C1", 40)] + [("C2", 20)] * 6
+    write_dataset(
+        folder,
+        "counter_visits",
+        [
+            {
+                "ticket_id": f"T{i}",
+                "counter_id": counter,
+                "branch_id": "B1",
+                "arrived_at": "2015-03-02 09:00:00",
+                "called_at": f"2015-03-02 09:{wait:02d}:00",
+                "finished_at": f"2015-03-02 09:{wait + 3:02d}:00",
+                "satisfaction": 5,
+            }
+            for i, (counter, wait) in enumerate(waits)
+        ],
+    )
+    out = report("2015-03", folder, out=tmp_path / "out", formats=["html"], progress=False)
+    text = _text((out.folder / "B1.html").read_text(encoding="utf-8"))
+    assert (
+        "柜面平均排队时间 : 22.9分钟；目标 ≤ 15.0分钟；差距 7.9分钟；"
+        "主要原因: C2 二号柜面 20.0分钟、C1 一号柜面 40.0分钟"
+    ) in _section(text, "本期要点", "指标计分卡")
+    drill = _section(text, "未达标明细", "指标趋势")
+    assert drill.index("柜面 C2 二号柜面 20.0分钟") < drill.index("柜面 C1 一号柜面 40.0分钟")
+
+
+def test_company_names_the_branches_that_move_its_figure_most(tmp_path: Path) -> None:
+    """B1 keeps one person 40 minutes, B2 six people 20 minutes: B2 adds 6 × 5 = 30 minutes
+    above target, B1 1 × 25 = 25, so B2 is named first. Company: 160 / 7 = 22.9 minutes."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_dataset(
+        folder,
+        "branches",
+        [
+            {"branch_id": "B1", "branch_name": "市区营业部", "level": "city"},
+            {"branch_id": "B2", "branch_name": "丰县支公司", "level": "county", "parent_id": "B1"},
+        ],
+    )
+    waits = [("B1", 40)] + [("B2", 20)] * 6
+    write_dataset(
+        folder,
+        "counter_visits",
+        [
+            {
+                "ticket_id": f"T{i}",
+                "counter_id": f"C{branch}",
+                "branch_id": branch,
+                "arrived_at": "2015-03-02 09:00:00",
+                "called_at": f"2015-03-02 09:{wait:02d}:00",
+                "finished_at": f"2015-03-02 09:{wait + 3:02d}:00",
+                "satisfaction": 5,
+            }
+            for i, (branch, wait) in enumerate(waits)
+        ],
+    )
+    out = report("2015-03", folder, out=tmp_path / "out", formats=["html"], progress=False)
+    text = _text((out.folder / "index.html").read_text(encoding="utf-8"))
+    assert (
+        "柜面平均排队时间 : 22.9分钟；目标 ≤ 15.0分钟；差距 7.9分钟；"
+        "未达标单位: 丰县支公司 20.0分钟、市区营业部 40.0分钟"
+    ) in _section(text, "本期要点", "各单位指标达标情况")
+    # the company's drill-down: the branches behind the figure, the one moving it most first
+    drill = _section(text, "未达标明细", "各单位指标达标情况")
+    assert (
+        "柜面平均排队时间 22.9分钟 · 目标 ≤ 15.0分钟 · 共 2 条 对象 名称 本期值 目标 状态 "
+        "B2 丰县支公司 20.0分钟 ≤ 15.0分钟 未达标 B1 市区营业部 40.0分钟 ≤ 15.0分钟 未达标"
+    ) in drill
+    page = (out.folder / "index.html").read_text(encoding="utf-8")
+    assert 'href="#drill-counter.queue_time_avg"' in page
+    assert 'id="drill-counter.queue_time_avg"' in page

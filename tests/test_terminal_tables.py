@@ -3,6 +3,10 @@ values whole, Chinese scope names and reasons, and a count by status at the end.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,3 +85,35 @@ def test_the_cli_ends_with_the_count_by_status(cli, claims_dir: Path) -> None:
     assert "claims.closed_within_5d_rate" not in result.stdout  # ids only with --ids
     with_ids = cli("evaluate", "-m", "2015-03", "--data", str(claims_dir), "-r", "claims.", "--ids")
     assert "claims.closed_within_5d_rate" in with_ids.stdout
+
+
+def _at_80(*args: str) -> list[str]:
+    """The CLI's output in an 80-column terminal (rich reads COLUMNS when it starts)."""
+    env = {**os.environ, "COLUMNS": "80", "PYTHONPATH": str(Path(kpitool.__file__).parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-m", "kpitool", *args], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_rules_list_at_80_columns_keeps_ids_whole_and_titles_uncut() -> None:
+    lines = _at_80("rules", "list")
+    assert all(len(line.rstrip()) <= 80 for line in lines)
+    assert not any("…" in line for line in lines)  # titles wrap instead of "柜面平…"
+    for rule in load_rules(None):
+        assert any(rule.id in line.split() for line in lines), rule.id
+
+
+@pytest.mark.parametrize("rule", ["callbacks.agent_phone", "callbacks.suspected_total"])
+def test_exceptions_at_80_columns_keep_ids_and_dates_on_one_line(rule: str) -> None:
+    data = str(Path(kpitool.__file__).parents[2] / "sample_data")
+    args = ("exceptions", rule, "-m", "2015-03", "-b", "B05", "--data", data)
+    rows = json.loads("\n".join(_at_80(*args, "--format", "json")))
+    assert rows  # the sample plants agent phones in B05
+    lines = _at_80(*args)
+    assert all(len(line.rstrip()) <= 80 for line in lines)
+    for row in rows:
+        for column in ("callback_id", "policy_id", "agent_id", "called_at"):
+            whole = str(row[column]).replace("T", " ")  # JSON datetimes are ISO 8601
+            assert any(whole in line for line in lines), whole

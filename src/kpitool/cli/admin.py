@@ -5,59 +5,67 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import polars as pl
 import typer
 
-from kpitool import api
-from kpitool.cli.display import check_tables, frame_table, rules_table
 from kpitool.cli.options import (
     DEFAULT_DATA,
     DEFAULT_RULES,
     DataOption,
-    FormatOption,
     LangOption,
     OutputOption,
     RulesOption,
+    TableOrJson,
     check_output,
     choice,
     settings,
     stdout,
 )
-from kpitool.data.catalogue import open_data
-from kpitool.data.check import CheckReport, check_data
+from kpitool.cli.shell import KpiGroup
 from kpitool.errors import UsageError
-from kpitool.rules.loader import load_rules, rule_yaml
-from kpitool.sample.generate import generate_sample_data
-from kpitool.xlsx import write_sheets
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from kpitool.data.check import CheckReport
 
 __all__ = ["cache_app", "config_app", "data_app", "rules_app", "sample_data_command"]
 
 data_app = typer.Typer(
     help="Inspect and check data extracts.\n\nExample: kpitool data check --data sample_data",
     no_args_is_help=True,
+    cls=KpiGroup,
 )
 rules_app = typer.Typer(
-    help="List, show and validate KPI rules.\n\nExample: kpitool rules list", no_args_is_help=True
+    help="List, show and validate KPI rules.\n\nExample: kpitool rules list",
+    no_args_is_help=True,
+    cls=KpiGroup,
 )
 
 
 cache_app = typer.Typer(
     help="See or clear the cache of checks and results.\n\nExample: kpitool cache info",
     no_args_is_help=True,
+    cls=KpiGroup,
 )
 config_app = typer.Typer(
-    help="Show the effective settings.\n\nExample: kpitool config show", no_args_is_help=True
+    help="Show the effective settings.\n\nExample: kpitool config show",
+    no_args_is_help=True,
+    cls=KpiGroup,
 )
 
 
 @config_app.command("show")
-def config_show(ctx: typer.Context, fmt: FormatOption = "table") -> None:
+def config_show(ctx: typer.Context, fmt: TableOrJson = "table") -> None:
     """Print every setting's effective value and where it came from.
 
     Example: kpitool config show --format json
     """
+    import polars as pl
+
+    from kpitool.cli.display import frame_table
+
     choice(fmt, ("table", "json"), "--format")
     cfg = settings(ctx)
     rows = [
@@ -71,11 +79,16 @@ def config_show(ctx: typer.Context, fmt: FormatOption = "table") -> None:
 
 
 @cache_app.command("info")
-def cache_info_command(ctx: typer.Context, fmt: FormatOption = "table") -> None:
+def cache_info_command(ctx: typer.Context, fmt: TableOrJson = "table") -> None:
     """Where the cache lives, how many entries and bytes it holds, and its bound.
 
     Example: kpitool cache info --format json
     """
+    import polars as pl
+
+    from kpitool import api
+    from kpitool.cli.display import frame_table
+
     choice(fmt, ("table", "json"), "--format")
     settings(ctx)  # kpitool.toml's cache_size
     info = api.cache_info()
@@ -93,28 +106,23 @@ def cache_clear_command(ctx: typer.Context) -> None:
 
     Example: kpitool cache clear
     """
+    from kpitool import api
+
     settings(ctx)
     removed = api.clear_cache()
     stdout.print(f"removed {removed} cache entries from {api.cache_info().location}")
 
 
-_PROBLEM_SCHEMA = {
-    "severity": pl.String,
-    "dataset": pl.String,
-    "file": pl.String,
-    "row": pl.Int64,
-    "column": pl.String,
-    "kind": pl.String,
-    "message": pl.String,
-}
-
-
 def check_frames(report: CheckReport) -> dict[str, pl.DataFrame]:
     """A data check as the sheets of a workbook: datasets, then every problem listed."""
+    import polars as pl
+
     found = report.to_dict()
+    problems = ("severity", "dataset", "file", "row", "column", "kind", "message")
+    schema = {c: pl.Int64 if c == "row" else pl.String for c in problems}
     return {
         "数据集": pl.DataFrame(found["datasets"]),
-        "问题": pl.DataFrame(found["problems"], schema=_PROBLEM_SCHEMA),
+        "问题": pl.DataFrame(found["problems"], schema=schema),
         "问题计数": pl.DataFrame(
             found["counts"],
             schema={"dataset": pl.String, "kind": pl.String, "column": pl.String, "rows": pl.Int64},
@@ -134,7 +142,9 @@ def data_check_command(
             "catalogue.yaml in the data directory, if any).",
         ),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or xlsx.")] = "table",
+    fmt: Annotated[
+        Literal["table", "json", "xlsx"], typer.Option("--format", "-f", help="Output format.")
+    ] = "table",
     output: OutputOption = None,
     period: Annotated[
         str | None,
@@ -151,6 +161,14 @@ def data_check_command(
 
     Example: kpitool data check --data extracts/ --catalogue extracts/catalogue.yaml
     """
+    import polars as pl
+
+    from kpitool import api
+    from kpitool.cli.display import check_tables, frame_table
+    from kpitool.data.catalogue import open_data
+    from kpitool.data.check import check_data
+    from kpitool.xlsx import write_sheets
+
     choice(fmt, ("table", "json", "xlsx"), "--format")
     if fmt != "xlsx" and output is not None:
         raise UsageError("data check: --output needs --format xlsx")
@@ -183,13 +201,16 @@ def data_check_command(
 def rules_list(
     ctx: typer.Context,
     rules: RulesOption = DEFAULT_RULES,
-    fmt: FormatOption = "table",
+    fmt: TableOrJson = "table",
     lang: LangOption = None,
 ) -> None:
     """List every rule with its section, title, unit and default target.
 
     Example: kpitool rules list --lang en
     """
+    from kpitool.cli.display import rules_table
+    from kpitool.rules.loader import load_rules
+
     choice(fmt, ("table", "json"), "--format")
     cfg = settings(ctx, rules=rules, lang=lang)
     ruleset = load_rules(cfg["rules"])
@@ -209,6 +230,8 @@ def rules_show(
 
     Example: kpitool rules show claims.closed_within_5d_rate
     """
+    from kpitool.rules.loader import load_rules, rule_yaml
+
     rule = load_rules(settings(ctx, rules=rules)["rules"]).get(rule_id)
     sys.stdout.write(rule_yaml(rule))
 
@@ -219,6 +242,8 @@ def rules_validate(ctx: typer.Context, rules: RulesOption = DEFAULT_RULES) -> No
 
     Example: kpitool rules validate --rules my_rules/
     """
+    from kpitool.rules.loader import load_rules
+
     ruleset = load_rules(settings(ctx, rules=rules)["rules"])
     stdout.print(
         f"{len(ruleset)} rules valid in {len(ruleset.files)} files (version {ruleset.version})"
@@ -240,6 +265,11 @@ def sample_data_command(
 
     Example: kpitool sample-data --out demo --seed 3 --branches 12
     """
+    import polars as pl
+
+    from kpitool.cli.display import frame_table
+    from kpitool.sample.generate import generate_sample_data
+
     summary = generate_sample_data(out, seed=seed, branches=branches, year=year, scale=scale)
     table = frame_table(
         pl.DataFrame({"dataset": list(summary.rows), "rows": list(summary.rows.values())}),

@@ -1,35 +1,26 @@
 """The command line: a thin shell. Each command parses options, calls one library function
 and prints its result.
 
-Errors become `Error: …` on stderr and an exit code in one place, `_KpiGroup.invoke`.
+Errors become `Error: …` on stderr and an exit code in one place: `KpiGroup.invoke`
+(kpitool.cli.shell).
 """
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand
 
-from kpitool import __version__, api
+from kpitool import __version__, cache
 from kpitool.cli.admin import (
     cache_app,
     config_app,
     data_app,
     rules_app,
     sample_data_command,
-)
-from kpitool.cli.display import (
-    explanation_text,
-    frame_table,
-    results_table,
-    rows_title,
-    trend_table,
 )
 from kpitool.cli.options import (
     DEFAULT_DATA,
@@ -38,56 +29,40 @@ from kpitool.cli.options import (
     DataOption,
     EngineOption,
     FormatOption,
+    Grain,
     LangOption,
     MonthOption,
     OutputOption,
     RulesOption,
     SparkMasterOption,
+    Status,
     TrendUnit,
     check_output,
     choice,
     emit,
     engine_of,
     settings,
-    stderr,
     stdout,
 )
-from kpitool.data.schema import DATASETS
-from kpitool.errors import INTERRUPTED, Interrupted, KpiError
+from kpitool.cli.shell import KpiGroup
 from kpitool.log import configure_logging
-from kpitool.measure.results import breaches, filter_status, results_to_records
-from kpitool.plan.periods import parse_period, trend_periods
-from kpitool.rules.loader import load_rules
 
 
-def _terminated(signum: int, _frame: FrameType | None) -> None:
-    """SIGTERM as an exception, so a run cleans up (a report's staging folder) as on Ctrl-C."""
-    raise Interrupted(signum)
+class _TablesHelp(TyperCommand):
+    """query's help names the tables, read from the schema only when the help is shown."""
 
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:  # type: ignore[override]
+        from kpitool.data.schema import DATASETS
 
-class _KpiGroup(TyperGroup):
-    """Turns every KpiError into `Error: …` on stderr and its exit code, in one place; a
-    SIGINT or SIGTERM into `Error: interrupted` and 130 or 143."""
-
-    def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, _terminated) if main else None
-        try:
-            return super().invoke(ctx)
-        except KeyboardInterrupt:
-            stderr.print("Error: interrupted", markup=False, highlight=False)
-            raise typer.Exit(INTERRUPTED) from None
-        except KpiError as exc:
-            stderr.print(f"Error: {exc}", markup=False, highlight=False)
-            raise typer.Exit(exc.exit_code) from None
-        finally:
-            if main:
-                signal.signal(signal.SIGTERM, previous)
+        for param in self.params:
+            if isinstance(param, TyperArgument) and param.name == "sql":
+                param.help = "One SQL query over the tables: " + ", ".join(DATASETS) + "."
+        super().format_help(ctx, formatter)
 
 
 app = typer.Typer(
     name="kpitool",
-    cls=_KpiGroup,
+    cls=KpiGroup,
     help="Monthly customer-service KPI reports from core-system extracts.\n\n"
     "Example: kpitool report --month 2015-03",
     no_args_is_help=True,
@@ -137,7 +112,7 @@ def _root(
     """Monthly customer-service KPI reports from core-system extracts."""
     ctx.obj = {"config": config, "quiet": quiet}
     configure_logging(quiet=quiet, verbose=verbose)
-    api.use_cache(not no_cache)
+    cache.configure(enabled=not no_cache)  # the store itself, without the api's imports
 
 
 @app.command("evaluate")
@@ -152,11 +127,11 @@ def evaluate_command(
         typer.Option("--rule", "-r", help="Rule id, or a prefix such as 'claims.' (repeatable)."),
     ] = None,
     by: Annotated[
-        list[str] | None,
+        list[Grain] | None,
         typer.Option("--by", help="Also group by counter, channel or agent (repeatable)."),
     ] = None,
     status: Annotated[
-        list[str] | None,
+        list[Status] | None,
         typer.Option("--status", help="Show only results with this status (repeatable)."),
     ] = None,
     trend: Annotated[
@@ -175,7 +150,7 @@ def evaluate_command(
     fmt: FormatOption = "table",
     output: OutputOption = None,
     fail_on: Annotated[
-        str | None,
+        Literal["warn", "fail"] | None,
         typer.Option(
             "--fail-on", help="Exit 1 when a rule is at this status or worse: warn or fail."
         ),
@@ -198,17 +173,17 @@ def evaluate_command(
 
     Example: kpitool evaluate --period 2015-04-17 --rule cleanup. --by channel
     """
+    from kpitool import api
+    from kpitool.cli.display import results_table, trend_table
+    from kpitool.measure.results import breaches, filter_status, results_to_records
+    from kpitool.plan.periods import parse_period, trend_periods
+    from kpitool.rules.loader import load_rules
+
     choice(fmt, ("table", "csv", "json", "parquet", "xlsx"), "--format")
     check_output(fmt, output)
     cfg = settings(
         ctx, data=data, rules=rules, lang=lang, engine=engine, spark_master=spark_master, out=out
     )
-    for item in by or []:
-        choice(item, ("branch", "counter", "channel", "agent"), "--by")
-    for item in status or []:
-        choice(item, ("pass", "warn", "fail", "n/a"), "--status")
-    if fail_on is not None:
-        choice(fail_on, ("warn", "fail"), "--fail-on")
     ruleset = load_rules(cfg["rules"])
     the_month = parse_period(month)
     results = api.evaluate(
@@ -217,12 +192,12 @@ def evaluate_command(
         ruleset,
         branches=branch,
         rule_ids=rule,
-        by=by or [],
+        by=[g.value for g in by or []],
         engine=engine_of(cfg),
         record=cfg["out"] if record else None,
         allow_empty=allow_empty,
     )
-    shown = filter_status(results, status) if status else results
+    shown = filter_status(results, [s.value for s in status]) if status else results
     emit(
         shown,
         fmt,
@@ -265,6 +240,9 @@ def exceptions_command(
 
     Example: kpitool exceptions callbacks.shared_phone --month 2015-03 --branch B03
     """
+    from kpitool import api
+    from kpitool.cli.display import frame_table
+
     choice(fmt, ("table", "csv", "json", "parquet", "xlsx"), "--format")
     check_output(fmt, output)
     cfg = settings(ctx, data=data, rules=rules, engine=engine, spark_master=spark_master)
@@ -278,7 +256,13 @@ def exceptions_command(
         unmask=unmask,
         out=out,
     )
-    emit(rows, fmt, output, None, lambda: frame_table(rows, title=f"{rule_id} · {month}"))
+    emit(
+        rows,
+        fmt,
+        output,
+        None,
+        lambda: frame_table(rows, title=f"{rule_id} · {month}", width=stdout.width),
+    )
 
 
 @app.command("explain")
@@ -299,6 +283,9 @@ def explain_command(
 
     Example: kpitool explain claims.closed_within_5d_rate --month 2015-03 --branch B02
     """
+    from kpitool import api
+    from kpitool.cli.display import explanation_text, frame_table, rows_title
+
     cfg = settings(ctx, data=data, rules=rules, lang=lang)
     found = api.explain(
         rule_id, month, cfg["data"], cfg["rules"], branch=branch, limit=limit, unmask=unmask
@@ -320,7 +307,10 @@ def report_command(
     fmt: Annotated[
         str | None,
         typer.Option(
-            "--format", "-f", help="html, pdf, xlsx or a list such as html,pdf (default)."
+            "--format",
+            "-f",
+            metavar="html|pdf|xlsx[,…]",
+            help="One format or a list such as html,pdf (default).",
         ),
     ] = None,
     lang: LangOption = None,
@@ -358,6 +348,8 @@ def report_command(
 
     Example: kpitool report --month 2015-03 --branch B03 --format pdf
     """
+    from kpitool import api
+
     cfg = settings(
         ctx,
         data=data,
@@ -394,12 +386,10 @@ def report_command(
         )
 
 
-@app.command("query")
+@app.command("query", cls=_TablesHelp)
 def query_command(
     ctx: typer.Context,
-    sql: Annotated[
-        str, typer.Argument(help="One SQL query over the tables: " + ", ".join(DATASETS) + ".")
-    ],
+    sql: Annotated[str, typer.Argument(help="One SQL query over the tables.")],
     data: DataOption = DEFAULT_DATA,
     fmt: FormatOption = "table",
     output: OutputOption = None,
@@ -416,6 +406,9 @@ def query_command(
 
     Example: kpitool query "SELECT branch_id, COUNT(*) AS n FROM claims GROUP BY branch_id"
     """
+    from kpitool import api
+    from kpitool.cli.display import frame_table
+
     choice(fmt, ("table", "csv", "json", "parquet", "xlsx"), "--format")
     check_output(fmt, output)
     cfg = settings(ctx, data=data, engine=engine, spark_master=spark_master)

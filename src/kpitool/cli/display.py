@@ -177,15 +177,62 @@ def trend_table(results: pl.DataFrame, rules: RuleSet, lang: Lang = "zh") -> Gro
 _TARGET = {"zh": "目标", "en": "target"}
 
 
-def frame_table(frame: pl.DataFrame, title: str = "") -> Table:
-    """Any small frame as a rich table (exception rows, query results)."""
+def frame_table(frame: pl.DataFrame, title: str = "", width: int | None = None) -> Table:
+    """Any small frame as a rich table (exception rows, query results): ids, dates and codes
+    (values without spaces) never wrap, free text folds. When `width` is too narrow for the
+    whole values, columns holding one value on every row go to the caption instead."""
     count = f"{frame.height} row{'s' if frame.height != 1 else ''}"
-    table = Table(title=f"{title} ({count})" if title else None, header_style="bold")
-    for column in frame.columns:
-        table.add_column(column, overflow="fold")
-    for row in frame.iter_rows():
-        table.add_row(*("" if v is None else str(v) for v in row))
+    cells = {c: ["" if v is None else str(v) for v in frame[c]] for c in frame.columns}
+    whole = {c: _token_width(values, c) for c, values in cells.items()}
+    shown = list(frame.columns)
+    same: list[str] = []
+    if width is not None and frame.height > 1 and _needed(shown, whole) > width:
+        for column in frame.columns:
+            if len(set(cells[column])) == 1 and _needed(shown, whole) > width:
+                shown.remove(column)
+                same.append(f"{column}={cells[column][0]}")
+    caption = ", ".join(same) if same else None
+    table = Table(
+        title=f"{title} ({count})" if title else None,
+        caption=caption,
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=0,
+    )
+    for column in shown:
+        width_ = whole[column] or None  # the header folds inside a kept-whole column
+        table.add_column(column, min_width=width_, max_width=width_, overflow="fold")
+    for row in zip(*(cells[c] for c in shown), strict=True):
+        table.add_row(*(Text(v, no_wrap=bool(whole[c])) for c, v in zip(shown, row, strict=True)))
     return table
+
+
+_TOKEN = 24
+_HEADER = 7
+"""A kept-whole column is at least this wide, so its header folds in a few lines."""
+"""Values up to this many cells without a space are ids, dates or codes: kept whole."""
+
+
+def _token_width(values: list[str], header: str) -> int:
+    """The width that keeps every value of a column whole (and a few cells of its header),
+    0 for a free-text column."""
+    widths = [Text(v).cell_len for v in values]
+    if (
+        any(" " in v.strip() and not _is_datetime(v) for v in values)
+        or max(widths, default=0) > _TOKEN
+    ):
+        return 0
+    return max([*widths, min(len(header), _HEADER)])
+
+
+def _is_datetime(value: str) -> bool:
+    return len(value) == 19 and value[4] == "-" and value[10] == " "
+
+
+def _needed(columns: list[str], whole: dict[str, int]) -> int:
+    """Cells a table of these columns needs to keep its whole values (1 a column between)."""
+    return sum(max(whole[c], 1) for c in columns) + len(columns) - 1
 
 
 _SOURCE_WORDS = {
@@ -286,11 +333,20 @@ def check_tables(report: CheckReport, shown_per_kind: int = 5) -> Group:
 
 
 def rules_table(rules: RuleSet, lang: Lang = "zh") -> Table:
-    """A rich table listing every rule: id, section, title, unit, default target."""
-    table = Table(title=f"{len(rules)} rules · version {rules.version}", header_style="bold")
-    table.add_column("id", no_wrap=True)
-    for header in ("section", "title", "unit", "target"):
-        table.add_column(header)
+    """A rich table listing every rule: id, section, title, unit, default target. Ids,
+    sections and units never break; titles and targets wrap (fold, for Chinese)."""
+    table = Table(
+        title=f"{len(rules)} rules · version {rules.version}",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    table.add_column("id", no_wrap=True, min_width=max((len(r.id) for r in rules), default=2))
+    table.add_column("section", no_wrap=True)
+    table.add_column("title", overflow="fold", ratio=3)
+    table.add_column("unit", no_wrap=True)
+    table.add_column("target", overflow="fold", ratio=2)
     for rule in rules:
         table.add_row(
             rule.id, rule.section, getattr(rule.title, lang), rule.unit, describe_target(rule, lang)

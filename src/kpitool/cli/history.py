@@ -6,21 +6,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import polars as pl
 import typer
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from kpitool import api
-from kpitool.cli.display import frame_table
-from kpitool.cli.options import FormatOption, OutputOption, check_output, choice, emit, settings
+from kpitool.cli.options import OutputOption, check_output, choice, emit, settings
 from kpitool.cli.options import stdout as console
 from kpitool.errors import UsageError
-from kpitool.history.compare import Diff
 from kpitool.output import atomic_write
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from kpitool.history.compare import Diff
 
 __all__ = ["diff_command", "history_command"]
 
@@ -28,11 +29,20 @@ HistoryOut = Annotated[
     Path | None,
     typer.Option("--out", help="The reports folder holding history.sqlite (default: out/)."),
 ]
-_FORMATS = ("table", "csv", "json")
+_FORMATS = ("table", "csv", "json", "xlsx")
+HistoryFormat = Annotated[
+    Literal["table", "csv", "json", "xlsx"],
+    typer.Option("--format", "-f", help="Output format (xlsx needs --output)."),
+]
 
 
 def _flat_runs(runs: pl.DataFrame) -> pl.DataFrame:
-    """Runs with their inputs as a count (CSV and the terminal have no nested cells)."""
+    """Runs with their inputs as a count (CSV, workbooks and the terminal have no nested
+    cells); a rule's history is flat already."""
+    import polars as pl
+
+    if "inputs" not in runs.columns:
+        return runs
     return runs.with_columns(pl.col("inputs").list.len().alias("inputs"))
 
 
@@ -46,19 +56,27 @@ def history_command(
     branch: Annotated[
         str | None, typer.Option("--branch", "-b", help="With --rule: this branch's rows only.")
     ] = None,
-    fmt: FormatOption = "table",
+    fmt: HistoryFormat = "table",
     output: OutputOption = None,
 ) -> None:
     """List the recorded runs (every report, evaluate --record), or a rule over the periods.
 
     Example: kpitool history --out reports --rule claims.closed_within_5d_rate --branch B02
     """
+    from kpitool import api
+    from kpitool.cli.display import frame_table
+
     choice(fmt, _FORMATS, "--format")
     check_output(fmt, output)
     if branch is not None and rule is None:
         raise UsageError("--branch needs --rule (a rule's values per branch)")
     cfg = settings(ctx, out=out)
     frame = api.history(cfg["out"], rule=rule, branch=branch)
+    if fmt == "xlsx" and output is not None:
+        from kpitool.xlsx import write_sheets
+
+        write_sheets(output, {"runs" if rule is None else "history": _flat_runs(frame)})
+        return
     if rule is None:
         records = frame.to_dicts()
         flat = _flat_runs(frame)
@@ -111,6 +129,25 @@ def _diff_table(found: Diff) -> Group:
     return Group(*parts)
 
 
+def _diff_sheets(found: Diff) -> dict[str, pl.DataFrame]:
+    """A diff as a workbook: the two runs, every row's change, the input files that differ."""
+    import polars as pl
+
+    inputs = {"dataset": pl.String, "path": pl.String}
+    inputs |= {"sha256_before": pl.String, "sha256_after": pl.String}
+    runs = [
+        {"side": side, **{k: str(v) for k, v in run.items()}}
+        for side, run in (("before", found.before), ("after", found.after))
+    ]
+    return {
+        "runs": pl.DataFrame(runs),
+        "changes": pl.DataFrame(found.rows, infer_schema_length=None),
+        "inputs changed": pl.DataFrame(
+            [{k: r.get(k) for k in inputs} for r in found.inputs_changed], schema=inputs
+        ),
+    }
+
+
 def diff_command(
     ctx: typer.Context,
     period: Annotated[str, typer.Argument(help="A recorded period, e.g. 2015-03.")],
@@ -119,19 +156,28 @@ def diff_command(
         typer.Argument(help="A later period; without it, the last two runs of PERIOD."),
     ] = None,
     out: HistoryOut = None,
-    fmt: FormatOption = "table",
+    fmt: HistoryFormat = "table",
     output: OutputOption = None,
 ) -> None:
     """What changed: PERIOD against PERIOD2, or the last two runs of PERIOD (a restatement).
 
     Example: kpitool diff 2015-02 2015-03 --out reports --format json
     """
+    import polars as pl
+
+    from kpitool import api
+
     choice(fmt, _FORMATS, "--format")
     check_output(fmt, output)
     cfg = settings(ctx, out=out)
     found = api.diff(cfg["out"], period, period2)
     if fmt == "table":
         console.print(_diff_table(found))
+        return
+    if fmt == "xlsx" and output is not None:
+        from kpitool.xlsx import write_sheets
+
+        write_sheets(output, _diff_sheets(found))
         return
     if fmt == "csv":
         emit(pl.DataFrame(found.rows, infer_schema_length=None), "csv", output, None, Group)

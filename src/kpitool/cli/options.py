@@ -6,17 +6,18 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import polars as pl
 import typer
 from rich.console import Console, RenderableType
 
-from kpitool.api.caching import use_cache
-from kpitool.api.engines import EngineName, start_spark
 from kpitool.config import Config, load_config
 from kpitool.errors import UsageError
-from kpitool.measure.results import write_frame
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from kpitool.api.engines import EngineName
 
 __all__ = [
     "DEFAULT_DATA",
@@ -25,11 +26,14 @@ __all__ = [
     "DataOption",
     "EngineOption",
     "FormatOption",
+    "Grain",
     "LangOption",
     "MonthOption",
     "OutputOption",
     "RulesOption",
     "SparkMasterOption",
+    "Status",
+    "TableOrJson",
     "TrendUnit",
     "check_output",
     "choice",
@@ -66,6 +70,8 @@ def settings(ctx: typer.Context, **given: Any) -> Config:
     config_file = root.obj.get("config") if isinstance(root.obj, dict) else None
     config = load_config(config_file, given)
     size = config.setting("cache_size")
+    from kpitool.api.caching import use_cache
+
     use_cache(size=size.value, origin=f"{size.source}: cache_size")
     return config
 
@@ -95,14 +101,18 @@ BranchOption = Annotated[
     list[str] | None, typer.Option("--branch", "-b", help="Limit to this branch id (repeatable).")
 ]
 FormatOption = Annotated[
-    str, typer.Option("--format", "-f", help="Output format: table, csv, json, parquet or xlsx.")
+    Literal["table", "csv", "json", "parquet", "xlsx"],
+    typer.Option("--format", "-f", help="Output format."),
+]
+TableOrJson = Annotated[
+    Literal["table", "json"], typer.Option("--format", "-f", help="Output format.")
 ]
 OutputOption = Annotated[
     Path | None,
     typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
 ]
 EngineOption = Annotated[
-    str | None,
+    Literal["polars", "spark"] | None,
     typer.Option(
         "--engine",
         help="Evaluation engine: polars (default, this machine) or spark (a cluster, "
@@ -118,8 +128,26 @@ SparkMasterOption = Annotated[
     ),
 ]
 LangOption = Annotated[
-    str | None, typer.Option("--lang", help="Label language: zh (default) or en.")
+    Literal["zh", "en"] | None, typer.Option("--lang", help="Label language (default zh).")
 ]
+
+
+class Grain(StrEnum):
+    """What `evaluate --by` groups by besides company and branch."""
+
+    branch = "branch"
+    counter = "counter"
+    channel = "channel"
+    agent = "agent"
+
+
+class Status(StrEnum):
+    """A result's status, for `evaluate --status`."""
+
+    passed = "pass"
+    warn = "warn"
+    fail = "fail"
+    na = "n/a"
 
 
 def choice(value: str, allowed: tuple[str, ...], option: str) -> str:
@@ -151,6 +179,8 @@ def emit(
     if fmt == "table":
         stdout.print(table())
         return
+    from kpitool.measure.results import write_frame
+
     text = write_frame(frame, fmt, output, records=records, units=units or {})  # type: ignore[arg-type]
     if text is not None:
         sys.stdout.write(text)
@@ -164,5 +194,7 @@ def engine_of(config: Config) -> EngineName:
     if engine == "spark":
         setting = config.setting("spark_master")
         master = None if setting.source == "default" else str(setting.value)
+        from kpitool.api.engines import start_spark
+
         start_spark(master, config.spark_conf())
     return engine

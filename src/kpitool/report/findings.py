@@ -29,13 +29,16 @@ _GRAINS = (
 
 @dataclass(frozen=True)
 class Cause:
-    """A counter or agent of a branch whose own figure misses, worst first."""
+    """A counter or agent of a branch whose own figure misses; `weight` is how much it moves
+    the branch's figure: its gap to the target times its population (minutes of waiting
+    above target, rows short of a rate)."""
 
     scope: str
     scope_id: str
     name: str
     value: float
     status: str
+    weight: float = 0.0
 
 
 @dataclass
@@ -74,11 +77,15 @@ def _causes(
     for row in rows.iter_rows(named=True):
         branch, name = owners.get((row["scope"], row["scope_id"]), ("", ""))
         if (row["rule_id"], branch) in wanted and row["value"] is not None:
-            cause = Cause(row["scope"], row["scope_id"], name, row["value"], row["status"])
+            sign = -1 if ruleset.get(row["rule_id"]).better == "higher" else 1
+            gap = 0.0 if row["target"] is None else sign * (row["value"] - row["target"])
+            weight = max(gap, 0.0) * (row["denominator"] or 0)
+            cause = Cause(row["scope"], row["scope_id"], name, row["value"], row["status"], weight)
             causes.setdefault((row["rule_id"], branch), []).append(cause)
     for (rule_id, _), found in causes.items():
         sign = -1 if ruleset.get(rule_id).better == "higher" else 1
-        found.sort(key=lambda c: (c.status != "fail", -sign * c.value, c.scope_id))
+        # the counters that move the figure most first, then the worst values
+        found.sort(key=lambda c: (c.status != "fail", -c.weight, -sign * c.value, c.scope_id))
     return causes
 
 

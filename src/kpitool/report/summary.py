@@ -15,7 +15,7 @@ from kpitool.report.format import format_gap, format_target, format_value
 from kpitool.report.labels import COLUMNS, LABELS, vs_previous
 from kpitool.rules.model import Rule
 
-__all__ = ["branch_drills", "page_summary"]
+__all__ = ["branch_drills", "company_drills", "page_summary"]
 
 _ORDER = {"fail": 0, "warn": 1}
 _BY_GRAIN = ("mean", "ratio")
@@ -71,15 +71,64 @@ def _causes(data: ReportData, rule: Rule, branch_id: str) -> list[Cause]:
     return []
 
 
-def _company_cause(data: ReportData, rule: Rule) -> str:
-    names = {b["id"]: b["name"] for b in data.branches}
-    worst = []
+def _branches_behind(data: ReportData, rule: Rule) -> list[tuple[str, dict[str, Any]]]:
+    """The failing and warning branches of a company figure, those that move it most first:
+    the gap to their target times their population, then the worst value."""
+    sign = -1 if rule.better == "higher" else 1
+    found = []
     for b in data.branches:
         row = data.value(rule.id, data.month, "branch", b["id"])
-        if row is not None and row["status"] == "fail" and row["value"] is not None:
-            worst.append((row["value"], b["id"]))
-    worst.sort(reverse=rule.better != "higher")
-    return "、".join(f"{names[b]} {format_value(v, rule.unit, data.lang)}" for v, b in worst[:3])
+        if row is not None and row["status"] in _ORDER and row["value"] is not None:
+            gap = 0.0 if row["target"] is None else sign * (row["value"] - row["target"])
+            weight = max(gap, 0.0) * (row.get("denominator") or 0)
+            found.append((_ORDER[row["status"]], -weight, -sign * row["value"], b["id"], row))
+    found.sort(key=lambda item: item[:4])
+    return [(item[3], item[4]) for item in found]
+
+
+def _company_cause(data: ReportData, rule: Rule) -> str:
+    names = {b["id"]: b["name"] for b in data.branches}
+    failing = [(b, r) for b, r in _branches_behind(data, rule) if r["status"] == "fail"]
+    return "、".join(
+        f"{names[b]} {format_value(r['value'], rule.unit, data.lang)}" for b, r in failing[:3]
+    )
+
+
+def company_drills(data: ReportData) -> list[dict[str, Any]]:
+    """A block per failing or warning company figure: the branches behind it, those that
+    move it most first, with their value, target and status."""
+    L, lang = LABELS[data.lang], data.lang
+    names = {b["id"]: b["name"] for b in data.branches}
+    blocks = []
+    for rule in data.rules:
+        row = data.value(rule.id, data.month, "company", "ALL")
+        behind = _branches_behind(data, rule)
+        if row is None or row["status"] not in _ORDER or not behind:
+            continue
+        rows = [
+            [
+                b,
+                names[b],
+                format_value(r["value"], rule.unit, lang, near=r["target"]),
+                format_target(rule, r["target"], lang),
+                L[r["status"]],
+            ]
+            for b, r in behind[:10]
+        ]
+        blocks.append(
+            {
+                "anchor": f"drill-{rule.id}",
+                "title": getattr(rule.title, lang),
+                "css": row["status"],
+                "figure": f"{format_value(row['value'], rule.unit, lang, near=row['target'])} · "
+                f"{L['target']} {format_target(rule, row['target'], lang)}",
+                "columns": [L["who"], L["name"], L["value"], L["target"], L["status"]],
+                "rows": rows,
+                "count_text": L["count_rows"].format(n=len(behind)),
+                "more": L["more_rows"].format(n=len(behind) - 10) if len(behind) > 10 else "",
+            }
+        )
+    return blocks
 
 
 def _line(
@@ -103,7 +152,9 @@ def _line(
         "status": row["status"],
         "css": row["status"],
         "title": getattr(rule.title, lang),
-        "anchor": _anchor(data, rule, scope_id) if scope == "branch" else "",
+        "anchor": _anchor(data, rule, scope_id)
+        if scope == "branch"
+        else (f"drill-{rule.id}" if _branches_behind(data, rule) else ""),
         "text": L["sep"].join(parts),
         "cause": cause,
         "cause_label": L["cause"] if scope == "branch" else L["worst_branches"],
@@ -165,6 +216,7 @@ def page_summary(data: ReportData, scope: str, scope_id: str) -> dict[str, Any]:
         summary["branches"] = L["sep"].join(
             L["branch_fails"].format(name=name, n=n) for n, name in counts
         )
+        summary["drills"] = company_drills(data)
     return summary
 
 
