@@ -118,3 +118,28 @@ def test_entity_drill_downs_in_buckets_list_what_one_plan_would(
     )
     # B1: H3, H4, H5 not covered (3), the first two in order; B2: H1 (1)
     assert got == [("B1", "H3", 3), ("B1", "H4", 3), ("B2", "H1", 1)]
+
+
+def test_drill_rows_come_oldest_first_then_by_their_columns(
+    tmp_path: Path, engine_name: str
+) -> None:
+    # cards.manual_share's drill-down (no `order`): by issued_at, oldest first, so p9 (1 March)
+    # leads although its id sorts last.
+    policies = [
+        _policy("p1", "B1", True, day=20),
+        _policy("p2", "B1", True, day=5),
+        _policy("p9", "B1", True, day=1),
+    ]
+    write_dataset(tmp_path, "branches", BRANCHES)
+    write_dataset(tmp_path, "policies", policies)
+    rows = drill_rows(
+        open_engine(tmp_path, engine_name),
+        load_rules(),
+        "cards.manual_share",
+        parse_period("2015-03"),
+        branches=["B1"],
+        limit=None,
+        per_branch=2,
+    )
+    assert rows is not None
+    assert rows["policy_id"].to_list() == ["p9", "p2"]

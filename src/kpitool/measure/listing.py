@@ -182,6 +182,7 @@ def drill_rows(
             for i in range(count)
         ]
     )
+    order = _drill_order(rule, shown)
     plans: list[Plan] = [
         Listing(
             one,
@@ -191,20 +192,39 @@ def drill_rows(
             branches=tuple(wanted) if "branch_id" in pop.columns else (),
             limit=limit,
             per_branch=per_branch,
+            first_by=order,
         )
         for one in pops
     ]
     frames = cached.collect(engine, plans)
-    return frames[0] if len(frames) == 1 else _merged(frames, per_branch)
+    return frames[0] if len(frames) == 1 else _merged(frames, per_branch, order)
 
 
-def _merged(frames: list[pl.DataFrame], per_branch: int | None) -> pl.DataFrame:
+def _drill_order(rule: Rule, shown: Sequence[str]) -> tuple[tuple[str, bool], ...]:
+    """What comes first in a drill-down: the rule's `drill.order`, else the largest amount
+    (a sum's `of` column), else the oldest row by the period's date (outstanding longest)."""
+    if rule.drill is not None and rule.drill.order:
+        wanted = [(name.lstrip("-"), name.startswith("-")) for name in rule.drill.order]
+    elif rule.measure.of and rule.measure.of in shown:
+        wanted = [(rule.measure.of, True)]
+    elif rule.period is not None:
+        wanted = [(rule.period.date, False)]
+    else:
+        wanted = []
+    return tuple((c, d) for c, d in wanted if c in shown)
+
+
+def _merged(
+    frames: list[pl.DataFrame], per_branch: int | None, first_by: tuple[tuple[str, bool], ...]
+) -> pl.DataFrame:
     """Per-branch listings of disjoint sets of entities as one: each branch's first rows in
     the columns' order and its count summed (the same rows one plan would have listed)."""
     rows = pl.concat(frames)
-    if BRANCH_ROWS not in rows.columns or per_branch is None:
-        return rows.sort(rows.columns, nulls_last=True)
+    first = [c for c, _ in first_by]
     shown = [c for c in rows.columns if c != BRANCH_ROWS]
+    descending = [d for _, d in first_by] + [False] * len(shown)
+    if BRANCH_ROWS not in rows.columns or per_branch is None:
+        return rows.sort([*first, *shown], descending=descending, nulls_last=True)
     counts = rows.group_by("branch_id").agg(
         pl.col(BRANCH_ROWS).first().alias("__n")
     )  # each bucket's own count, once a bucket: summed below
@@ -213,7 +233,7 @@ def _merged(frames: list[pl.DataFrame], per_branch: int | None) -> pl.DataFrame:
     del counts
     kept = (
         rows.drop(BRANCH_ROWS)
-        .sort(shown, nulls_last=True)
+        .sort([*first, *shown], descending=descending, nulls_last=True)
         .filter(pl.int_range(pl.len()).over("branch_id") < per_branch)
     )
     return kept.join(totals, on="branch_id", how="left").select(*shown, BRANCH_ROWS)

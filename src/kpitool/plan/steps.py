@@ -251,9 +251,9 @@ class Scoped:
 class Listing:
     """Rows of a population: filtered by `where`, or grouped by `group_by` (a `count` column,
     the least `branch_id`) where `having` holds; then `columns` (in the rows' own order with
-    `in_frame_order`), `branches`, sorted by the columns, `limit`. With `per_branch`, the
-    first rows of each branch only, each with `BRANCH_ROWS`: how many rows its branch has
-    (one plan lists every branch's drill-down)."""
+    `in_frame_order`), `branches`, sorted by `first_by` then the columns, `limit`. With
+    `per_branch`, the first rows of each branch only, each with `BRANCH_ROWS`: how many rows
+    its branch has (one plan lists every branch's drill-down)."""
 
     population: Population
     columns: tuple[str, ...]
@@ -264,6 +264,8 @@ class Listing:
     branches: tuple[str, ...] = ()
     limit: int | None = None
     per_branch: int | None = None
+    first_by: tuple[tuple[str, bool], ...] = ()
+    """(column, descending) the rows are sorted by before the listed columns."""
 
 
 BRANCH_ROWS = "__branch_rows"

@@ -272,7 +272,12 @@ class Translator:
         frame = frame.select(columns)
         if plan.branches and "branch_id" in columns:
             frame = frame.filter(pl.col("branch_id").is_in(list(plan.branches)))
-        frame = frame.sort(columns, nulls_last=True)
+        first = [c for c, _ in plan.first_by]
+        frame = frame.sort(
+            [*first, *columns],
+            descending=[d for _, d in plan.first_by] + [False] * len(columns),
+            nulls_last=True,
+        )
         if plan.per_branch is not None and "branch_id" in columns:
             branch = pl.col("branch_id")
             frame = frame.with_columns(pl.len().over(branch).alias(BRANCH_ROWS)).filter(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -148,10 +148,16 @@ class Exceptions(_Model):
 
 class Drill(_Model):
     """The rows behind a missed figure a report lists: those matching `where` (default: the
-    rows that make the figure miss), with the columns in `show` a manager acts on."""
+    rows that make the figure miss), with the columns in `show` a manager acts on, in the
+    order of `order`."""
 
     where: str | None = None
     show: list[str] = Field(default_factory=list)
+    order: list[Annotated[str, Field(pattern=r"^-?[a-z_][a-z0-9_]*$")]] = Field(
+        default_factory=list
+    )
+    """Columns the rows come in, `-column` for the largest first (default: the measure's
+    amount, largest first, for sums; else the period's date, oldest first)."""
 
 
 class Deadline(_Model):

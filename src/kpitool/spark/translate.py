@@ -317,7 +317,10 @@ class Translator:
         frame = frame.select(*columns)
         if plan.branches and "branch_id" in columns:
             frame = frame.filter(F.col("branch_id").isin(list(plan.branches)))
-        order = [F.col(c).asc_nulls_last() for c in columns]
+        first = [
+            F.col(c).desc_nulls_last() if d else F.col(c).asc_nulls_last() for c, d in plan.first_by
+        ]
+        order = first + [F.col(c).asc_nulls_last() for c in columns]
         if plan.per_branch is not None and "branch_id" in columns:
             branch = Window.partitionBy("branch_id")
             frame = (
