@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from kpitool import evaluate, load_rules, open_data
+from kpitool.api import use_cache
 from kpitool.api.engines import EngineName
 from kpitool.data.schema import DATASETS, GRAIN_COLUMNS
 from kpitool.rules.expressions import parse_expression, referenced_columns
@@ -277,7 +278,10 @@ MEASURES: dict[str, Callable[[Path, int, list[str]], dict[str, Any]]] = {
 
 
 def child(name: str, folder: Path, runs: int, months: list[str]) -> None:
-    """Run one measure and print its JSON line (the last line of stdout)."""
+    """Run one measure and print its JSON line (the last line of stdout). Every measure but
+    the report's runs without the cache (`--no-cache`): the engine's own time, each run."""
+    if name != "report":
+        use_cache(False)
     result = MEASURES[name](folder, runs, months)
     if result["times"]:
         result["median"] = statistics.median(result["times"])
