@@ -1,4 +1,4 @@
--- The 31 catalogue rules of rules/*.yaml written by hand as DuckDB SQL: the peer a user
+-- The 33 catalogue rules of rules/*.yaml written by hand as DuckDB SQL: the peer a user
 -- would pick instead of kpitool (issue 6). Each statement follows one rule's YAML and
 -- returns its company and branch rows: (scope, scope_id, numerator, denominator), with
 -- numerator and denominator defined as kpitool's (share: matching rows / rows; mean: sum /
@@ -356,6 +356,40 @@ SELECT CASE WHEN GROUPING(branch_id) = 1 THEN 'company' ELSE 'branch' END AS sco
                         AND completed_at <= deadline) AS numerator,
        COUNT(*) AS denominator
 FROM tasks
+GROUP BY GROUPING SETS ((), (branch_id))
+HAVING GROUPING(branch_id) = 1 OR branch_id IS NOT NULL;
+
+-- rule: cleanup.last_days_unreachable_share
+WITH deadlines AS (
+    SELECT branch_id, MAX(period_end) AS deadline
+    FROM targets WHERE rule_id = 'cleanup.completion_rate' AND branch_id IS NOT NULL
+    GROUP BY branch_id
+), fallback AS (
+    SELECT MAX(period_end) AS deadline
+    FROM targets WHERE rule_id = 'cleanup.completion_rate' AND branch_id IS NULL
+), tasks AS (
+    SELECT t.branch_id, t.completed_at, t.outcome,
+           COALESCE(d.deadline, (SELECT deadline FROM fallback)) AS deadline
+    FROM lapse_cleanup t LEFT JOIN deadlines d USING (branch_id)
+    WHERE t.completed_at <= $period_end
+)
+SELECT CASE WHEN GROUPING(branch_id) = 1 THEN 'company' ELSE 'branch' END AS scope,
+       COALESCE(branch_id, 'ALL') AS scope_id,
+       COUNT(*) FILTER (WHERE outcome = 'unreachable') AS numerator,
+       COUNT(*) AS denominator
+FROM tasks
+WHERE completed_at >= deadline - INTERVAL 1 DAY AND completed_at <= deadline
+GROUP BY GROUPING SETS ((), (branch_id))
+HAVING GROUPING(branch_id) = 1 OR branch_id IS NOT NULL;
+
+-- rule: cleanup.phone_call_rate
+SELECT CASE WHEN GROUPING(branch_id) = 1 THEN 'company' ELSE 'branch' END AS scope,
+       COALESCE(branch_id, 'ALL') AS scope_id,
+       COUNT(*) FILTER (WHERE phone_called_at IS NOT NULL AND phone_called_at <= $period_end)
+           AS numerator,
+       COUNT(*) AS denominator
+FROM lapse_cleanup
+WHERE lapse_years >= 3 AND lapse_years <= 6
 GROUP BY GROUPING SETS ((), (branch_id))
 HAVING GROUPING(branch_id) = 1 OR branch_id IS NOT NULL;
 
