@@ -40,6 +40,7 @@ from kpitool.output import atomic_write, folder_lock, safe_filename
 from kpitool.plan.engine import Engine
 from kpitool.plan.periods import Period, trend_periods
 from kpitool.report.changes import read_changes, record, results_with_history
+from kpitool.report.columns import colgroup
 from kpitool.report.context import ReportData, branch_context, company_context
 from kpitool.report.findings import find
 from kpitool.report.format import Lang, period_title
@@ -73,13 +74,15 @@ def _environment(templates: Path | None) -> jinja2.Environment:
     if templates is not None and not templates.is_dir():
         raise UsageError(f"--templates {templates}: not a folder")
     loader = jinja2.FileSystemLoader([*folders, str(BUNDLED_TEMPLATES)])
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=loader,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.globals["colgroup"] = colgroup
+    return environment
 
 
 def _quality(source: DataSource, lang: Lang) -> list[str]:
