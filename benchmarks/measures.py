@@ -277,6 +277,19 @@ MEASURES: dict[str, Callable[[Path, int, list[str]], dict[str, Any]]] = {
 }
 
 
+def _own_peak_mib() -> float:
+    """This process's peak RSS since it started: VmHWM, not getrusage's ru_maxrss, which
+    Linux carries across exec from the forked parent (the harness, which had just counted
+    200 M rows, lent every child its 3 GiB)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(name: str, folder: Path, runs: int, months: list[str]) -> None:
     """Run one measure and print its JSON line (the last line of stdout). Every measure but
     the report's runs without the cache (`--no-cache`): the engine's own time, each run."""
@@ -285,6 +298,6 @@ def child(name: str, folder: Path, runs: int, months: list[str]) -> None:
     result = MEASURES[name](folder, runs, months)
     if result["times"]:
         result["median"] = statistics.median(result["times"])
-    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mib"] = _own_peak_mib()
     result["children_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps(result, default=str))
