@@ -132,6 +132,7 @@ def test_branch_and_company_pdfs_show_names_titles_and_values(tmp_path: Path) ->
     assert "市区营业部" in text and "2015年3月 客服运营指标报告" in text
     assert "理赔5日结案率" in text and "66.7%" in text and "≥ 98.0%" in text
     assert "疑似销售人员电话" in text and "138****5678" in text
+    assert "指标趋势 · 2015年" in text  # the axis says 01 02 03: the year is named once
     company = _pdf_text(folder / "company.pdf")
     assert "2015年3月 市公司客服运营指标汇总" in company and "丰县支公司" in company
     # the company's 5-day rate: 3 of 4 = 75.0%
@@ -158,6 +159,7 @@ def test_html_in_english_escapes_hostile_names_and_masks_phones(tmp_path: Path) 
     assert "&lt;img src=x onerror=alert(1)&gt;" in index and EVIL not in index
     branch = (folder / "B1.html").read_text(encoding="utf-8")
     assert "Claims closed within 5 days" in branch and "66.7%" in branch
+    assert "Trends · 2015</h2>" in branch
     for path in folder.iterdir():
         assert "13800005678" not in path.read_text(encoding="utf-8"), path
     assert "138****5678" in branch

@@ -145,6 +145,16 @@ def _labels(periods: list[Period]) -> list[str]:
     return [short_label(p.start, p.end, one_year) for p in periods]
 
 
+def _year_of(periods: list[Period], lang: Lang) -> str:
+    """The year the trend's axis labels leave out (01, 02, 03 of 2015): named once beside the
+    heading; empty when the labels carry their years."""
+    years = {p.start.year for p in periods} | {p.end.year for p in periods}
+    if len(years) != 1:
+        return ""
+    (year,) = years
+    return f"{year}年" if lang == "zh" else str(year)
+
+
 def _charts(data: ReportData, branch_id: str) -> list[dict[str, str]]:
     L, lang = LABELS[data.lang], data.lang
     months = trend_periods(data.month)
@@ -225,6 +235,7 @@ def branch_context(data: ReportData, branch: dict[str, str]) -> dict[str, Any]:
         "branch": branch,
         "rows": _scorecard(data, "branch", branch["id"]),
         "charts": _charts(data, branch["id"]),
+        "trend_year": _year_of(trend_periods(data.month), data.lang),
         "exceptions": _exception_blocks(data, branch["id"]),
         "changes": data.changes.get(("branch", branch["id"]), []),
         "quality": data.quality,
@@ -325,6 +336,7 @@ def company_context(data: ReportData) -> dict[str, Any]:
         "benchmarks": benchmarks,
         "rows": _scorecard(data, "company", "ALL"),
         "failures_chart": bar_svg(_labels(months), failures, L["failures"]),
+        "trend_year": _year_of(months, data.lang),
         "exceptions": _exception_blocks(data, None),
         "changes": data.changes.get(("company", "ALL"), []),
         "quality": data.quality,
