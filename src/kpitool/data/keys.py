@@ -27,15 +27,14 @@ def _hashed(columns: Sequence[str]) -> pl.Expr:
     return pl.struct(columns).hash(seed=_SEED).alias("__h")
 
 
-def _indexed(source: DataSource, spec: Dataset, frame: pl.LazyFrame) -> tuple[str, pl.LazyFrame]:
-    """Where the dataset's rows are (for messages) and its rows numbered as in the file (a
-    workbook's as Excel shows them); only built once a problem is found."""
+def _indexed(source: DataSource, spec: Dataset, frame: pl.LazyFrame) -> pl.LazyFrame:
+    """The dataset's rows numbered as in the file (a workbook's as Excel shows them); only
+    built once a hash finds a problem."""
     files = source.files(spec.name)
     if len(files) == 1:
         raw = source.raw(spec.name, files[0])
-        typed = source.typed(spec.name, raw).with_columns(raw.select(ROW).collect()[ROW])
-        return source.label(spec.name, files[0]), typed
-    return str(source.root / spec.name), frame.with_row_index(ROW, offset=1)
+        return source.typed(spec.name, raw).with_columns(raw.select(ROW).collect()[ROW])
+    return frame.with_row_index(ROW, offset=1)
 
 
 def duplicate_rows(
@@ -51,7 +50,7 @@ def duplicate_rows(
     )
     if not twice.height:
         return pl.DataFrame()
-    _, indexed = _indexed(source, spec, frame)
+    indexed = _indexed(source, spec, frame)
     return (
         indexed.filter(_hashed(spec.key).is_in(twice["__h"].implode()))
         .filter(~pl.struct(spec.key).is_first_distinct())
@@ -71,7 +70,7 @@ def unknown_rows(
     missing = held.join(known, on="__h", how="anti").collect(engine="streaming")
     if not missing.height:
         return pl.DataFrame()
-    _, indexed = _indexed(source, spec, frame)
+    indexed = _indexed(source, spec, frame)
     return (
         indexed.filter(pl.col(column).is_not_null())
         .filter(_hashed([column]).is_in(missing["__h"].implode()))
