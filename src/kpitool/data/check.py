@@ -20,8 +20,8 @@ import polars as pl
 
 from kpitool import cache
 from kpitool.data.catalogue import DataSource
-from kpitool.data.keys import duplicate_rows, unknown_rows
-from kpitool.data.readers import ROW, parse_column, ragged_row
+from kpitool.data.keys import KnownKeys, duplicate_rows, unknown_rows
+from kpitool.data.readers import ROW, is_parquet, parse_column, ragged_row
 from kpitool.data.schema import DATASETS, LOCAL_TIME_ZONE, Dataset
 from kpitool.data.validity import FUTURE_DAYS, LARGEST_AMOUNT, local_time, value_checks
 from kpitool.errors import DataError, quoted
@@ -152,13 +152,18 @@ def _check_file(source: DataSource, spec: Dataset, path: Path, report: CheckRepo
             )
     report.problems.extend(_zoned(spec, raw, source.label(spec.name, path)))
     checks = _row_checks(spec, raw, source)
-    flagged = raw.select(
-        ROW, *(mask.fill_null(False).alias(f"{k}|{c}") for (k, c), (mask, _) in checks.items())
-    )
-    try:  # every field parsed (no projection), so a row longer than the header is found
-        counts = flagged.select(
-            pl.len().alias("__rows"), *(pl.col(f"{k}|{c}").sum() for k, c in checks)
-        ).collect(optimizations=pl.QueryOptFlags(projection_pushdown=False))
+    # A CSV has every field parsed (no projection), so a row longer than the header is
+    # found; Parquet has no such rows: only the checked columns are read, unnumbered.
+    columnar = is_parquet(path, source.spec(spec.name))
+    counted = source.raw(spec.name, path, numbered=False) if columnar else raw
+    try:
+        counts = counted.select(
+            pl.len().alias("__rows"),
+            *(
+                mask.fill_null(False).sum().alias(f"{k}|{c}")
+                for (k, c), (mask, _) in checks.items()
+            ),
+        ).collect(optimizations=pl.QueryOptFlags(projection_pushdown=columnar))
     except pl.exceptions.ComputeError as exc:
         if "more fields" not in str(exc):
             raise
@@ -233,11 +238,12 @@ def _check_file_cached(source: DataSource, spec: Dataset, path: Path, report: Ch
     return _replay(key, lambda part: _check_file(source, spec, path, part), report)
 
 
-def _keys_cached(source: DataSource, spec: Dataset, report: CheckReport) -> None:
+def _keys_cached(known: KnownKeys, spec: Dataset, report: CheckReport) -> None:
     """Keys and references, remembered by the fingerprints of the files they read."""
+    source = known.source
 
     def run(part: CheckReport) -> int:
-        _keys_and_references(source, spec, source.scan(spec.name, keep_invalid=True), part)
+        _keys_and_references(known, spec, source.scan(spec.name, keep_invalid=True), part)
         return 0
 
     if cache.store() is None:
@@ -275,10 +281,11 @@ _VALUE_MESSAGES = {
 
 
 def _keys_and_references(
-    source: DataSource, spec: Dataset, frame: pl.LazyFrame, report: CheckReport
+    known: KnownKeys, spec: Dataset, frame: pl.LazyFrame, report: CheckReport
 ) -> None:
     """Duplicate keys and unknown references, found on key hashes first: the rows are read
     again, numbered, only when there is something to show."""
+    source = known.source
     files = source.files(spec.name)
     where = source.label(spec.name, files[0]) if len(files) == 1 else str(source.root / spec.name)
     if spec.key:
@@ -314,7 +321,7 @@ def _keys_and_references(
             continue
         key = DATASETS[target].key[0]
         for row, value in unknown_rows(
-            source, spec, frame, column.name, target, SAMPLES
+            known, spec, frame, column.name, target, SAMPLES
         ).iter_rows():
             report.problems.append(
                 Problem(
@@ -359,6 +366,7 @@ def _check_dataset(
     files: list[Path],
     summary: DatasetSummary,
     report: CheckReport,
+    known: KnownKeys,
 ) -> None:
     before = len(report.problems)
     summary.files = len(files)
@@ -368,7 +376,7 @@ def _check_dataset(
         summary.columns = len(source.raw(spec.name, files[0]).collect_schema()) - 1
         rows_ok = not any(p.severity == "error" for p in report.problems[before:])
         if rows_ok:
-            _keys_cached(source, spec, report)
+            _keys_cached(known, spec, report)
     except pl.exceptions.PolarsError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
         where = str(files[0]) if len(files) == 1 else str(source.root / spec.name)
@@ -384,13 +392,14 @@ def _check_dataset(
 def check_data(source: DataSource) -> CheckReport:
     """Check every dataset of the catalogue in `source`; see `CheckReport.ok`."""
     report = CheckReport()
+    known = KnownKeys(source)
     for name, spec in DATASETS.items():
         summary = DatasetSummary(name)
         report.datasets.append(summary)
         before = len(report.problems)
         files = _files(source, name, report)
         if files:
-            _check_dataset(source, spec, files, summary, report)
+            _check_dataset(source, spec, files, summary, report, known)
         mine = report.problems[before:]
         row_kinds = {k for (d, k, _c) in report.counts if d == name}
         summary.errors = sum(n for (d, _k, _c), n in report.counts.items() if d == name) + sum(

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ROW",
     "detect_encoding",
+    "is_parquet",
     "location",
     "parse_column",
     "ragged_row",
@@ -168,6 +169,11 @@ def location(path: Path, spec: SourceSpec, schema: Dataset) -> str:
     return f"{path}, sheet {read_sheet(path, spec, schema, ROW).name}"
 
 
+def is_parquet(path: Path, spec: SourceSpec) -> bool:
+    """Whether a file is read as Parquet: `format:` says so, or its suffix does."""
+    return (spec.format or ("parquet" if path.suffix == ".parquet" else "csv")) == "parquet"
+
+
 def raw_frame(
     path: Path, spec: SourceSpec, schema: Dataset, *, numbered: bool = True
 ) -> pl.LazyFrame:
@@ -183,7 +189,7 @@ def raw_frame(
             where = f"{path}, sheet {sheet.name}"
             frame = sheet.frame.lazy()
             names = [name for name in sheet.frame.columns if name != ROW]
-        elif fmt == "parquet":
+        elif is_parquet(path, spec):
             frame = pl.scan_parquet(path)
             names = frame.collect_schema().names()
         else:
