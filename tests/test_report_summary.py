@@ -12,6 +12,12 @@ from pathlib import Path
 import pytest
 
 from kpitool.api import report
+from kpitool.api.engines import open_engine
+from kpitool.measure.evaluate import evaluate
+from kpitool.measure.listing import exceptions
+from kpitool.plan.periods import parse_period
+from kpitool.report.findings import find
+from kpitool.rules.loader import load_rules
 
 from builders import write_dataset
 
@@ -246,3 +252,61 @@ def test_company_names_the_branches_that_move_its_figure_most(tmp_path: Path) ->
     page = (out.folder / "index.html").read_text(encoding="utf-8")
     assert 'href="#drill-counter.queue_time_avg"' in page
     assert 'id="drill-counter.queue_time_avg"' in page
+
+
+def test_a_detection_figure_points_to_its_list_not_to_a_drill_down(tmp_path: Path) -> None:
+    """B1's callbacks K2 and K3 reached agent A1's phone (K1 another number): the figure is
+    2 against ≤ 0. Its rows are in the exception lists, so the summary counts them there,
+    names the first two (K2, K3) and the page shows no drill-down block of them."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_dataset(
+        folder, "branches", [{"branch_id": "B1", "branch_name": "市区营业部", "level": "city"}]
+    )
+    agent_phone = "13900000001"
+    write_dataset(
+        folder,
+        "agents",
+        [{"agent_id": "A1", "branch_id": "B1", "phone": agent_phone, "person_id": "X1"}],
+    )
+    write_dataset(
+        folder,
+        "policies",
+        [
+            {"policy_id": f"P{i}", "branch_id": "B1", "policyholder_id": f"H{i}", "agent_id": "A1"}
+            for i in (1, 2, 3)
+        ],
+    )
+    write_dataset(
+        folder,
+        "callbacks",
+        [
+            {
+                "callback_id": f"K{i}",
+                "policy_id": f"P{i}",
+                "branch_id": "B1",
+                "called_at": f"2015-03-0{i} 10:00:00",
+                "phone": "13700000009" if i == 1 else agent_phone,
+                "success": True,
+            }
+            for i in (1, 2, 3)
+        ],
+    )
+    out = report("2015-03", folder, out=tmp_path / "out", formats=["html"], progress=False)
+    text = _text((out.folder / "B1.html").read_text(encoding="utf-8"))
+    summary = _section(text, "本期要点", "指标计分卡")
+    assert (
+        "疑似销售人员电话 : 2件；目标 ≤ 0件；差距 2件；主要原因: 2 条见异常清单 (K2、K3)" in summary
+    )
+    assert "未达标明细" not in text  # no other figure misses, and this one has its list
+    lists = text[text.index("异常清单 疑似销售人员电话") :]
+    assert "(共 2 条)" in lists[:40] and "K2" in lists and "K1" not in lists[:400]
+    # the list stands in for the drill-down: no plan is run for it
+    engine, rules, month = open_engine(folder), load_rules(), parse_period("2015-03")
+    results = evaluate(engine, rules, [month])
+    rows_id = "callbacks.agent_phone"
+    rows = exceptions(engine, rules, rows_id, month)
+    listed = find(engine, rules, month, results, unmask=False, listed={rows_id: rows})
+    assert (rows_id, "B1") not in listed.drills
+    drilled = find(engine, rules, month, results, unmask=False)
+    assert drilled.drills[(rows_id, "B1")][1] == 2

@@ -3,6 +3,7 @@ figure down, and the rows that make it miss, gathered once for a report's month.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -90,9 +91,17 @@ def _causes(
 
 
 def find(
-    engine: Engine, ruleset: RuleSet, month: Period, results: pl.DataFrame, *, unmask: bool
+    engine: Engine,
+    ruleset: RuleSet,
+    month: Period,
+    results: pl.DataFrame,
+    *,
+    unmask: bool,
+    listed: Mapping[str, pl.DataFrame] | None = None,
 ) -> Findings:
-    """The causes and drill-downs of every branch figure of `month` that fails or warns."""
+    """The causes and drill-downs of every branch figure of `month` that fails or warns; a
+    branch with rows in its rule's detection list (`listed`) needs no drill-down: the page
+    shows the list (three lists of callbacks took as long again as drills)."""
     bad = results.filter(
         (pl.col("period") == str(month))
         & (pl.col("scope") == "branch")
@@ -104,7 +113,8 @@ def find(
     findings = Findings(causes=_causes(engine, ruleset, month, missing))
     by_rule: dict[str, list[str]] = {}
     for rule_id, branch in missing:
-        by_rule.setdefault(rule_id, []).append(branch)
+        if branch not in _listed_branches((listed or {}).get(rule_id)):
+            by_rule.setdefault(rule_id, []).append(branch)
     for rule_id, branches in by_rule.items():
         try:
             rows = drill_rows(
@@ -121,6 +131,13 @@ def find(
         if rows is not None:
             findings.drills.update(_per_branch(rule_id, branches, rows, unmask=unmask))
     return findings
+
+
+def _listed_branches(rows: pl.DataFrame | None) -> set[str]:
+    """The branches with rows in a detection list."""
+    if rows is None or "branch_id" not in rows.columns:
+        return set()
+    return set(rows["branch_id"].unique().to_list())
 
 
 def _per_branch(

@@ -233,7 +233,7 @@ def render_reports(
     timings["evaluate"] = time.perf_counter() - step
     step = time.perf_counter()
     listed = _exception_lists(the_month, engine, ruleset, unmask=unmask)
-    findings = find(engine, ruleset, the_month, results, unmask=unmask)
+    findings = find(engine, ruleset, the_month, results, unmask=unmask, listed=listed)
     timings["exceptions"] = time.perf_counter() - step
     campaign = measure_progress(engine, ruleset, the_month)
     changes = read_changes(out, the_month, ruleset, results, listed, every, lang)

@@ -35,22 +35,37 @@ def _branch_cause(data: ReportData, rule: Rule, branch_id: str) -> str:
     causes = _causes(data, rule, branch_id)
     if causes:
         return "、".join(_cause_text(rule, c, data) for c in causes[:2])
-    drill = data.findings.drills.get((rule.id, branch_id))
-    if drill is None:
+    behind = _rows_behind(data, rule, branch_id)
+    if behind is None:
         return ""
-    frame, total = drill
+    frame, total = behind
     key = next((c for c in frame.columns if c != "branch_id"), None)
     ids = "、".join(str(v) for v in frame[key].head(3)) if key else ""
     below = L["listed_below"] if _listed_here(data, rule, branch_id) else L["rows_below"]
     return below.format(n=total) + (f" ({ids}{'…' if total > 3 else ''})" if ids else "")
 
 
-def _listed_here(data: ReportData, rule: Rule, branch_id: str) -> bool:
-    """Whether the rule's detection list holds rows of the branch (shown in the lists)."""
+def _listed_rows(data: ReportData, rule: Rule, branch_id: str) -> pl.DataFrame | None:
+    """The branch's rows in the rule's detection list (shown in the lists), if it has any."""
     listed = data.exceptions.get(rule.id)
     if listed is None or "branch_id" not in listed.columns:
-        return False
-    return listed.filter(pl.col("branch_id") == branch_id).height > 0
+        return None
+    own = listed.filter(pl.col("branch_id") == branch_id)
+    return own if own.height else None
+
+
+def _listed_here(data: ReportData, rule: Rule, branch_id: str) -> bool:
+    """Whether the rule's detection list holds rows of the branch (shown in the lists)."""
+    return _listed_rows(data, rule, branch_id) is not None
+
+
+def _rows_behind(data: ReportData, rule: Rule, branch_id: str) -> tuple[pl.DataFrame, int] | None:
+    """The rows behind a branch's figure, with how many: its rows in the detection list,
+    else its drill-down (None: neither)."""
+    own = _listed_rows(data, rule, branch_id)
+    if own is not None:
+        return own, own.height
+    return data.findings.drills.get((rule.id, branch_id))
 
 
 def _anchor(data: ReportData, rule: Rule, branch_id: str) -> str:
@@ -66,7 +81,7 @@ def _anchor(data: ReportData, rule: Rule, branch_id: str) -> str:
 def _causes(data: ReportData, rule: Rule, branch_id: str) -> list[Cause]:
     """The counters or agents behind a mean or ratio, or any figure without rows to list."""
     found = data.findings.causes.get((rule.id, branch_id), [])
-    if rule.measure.kind in _BY_GRAIN or (rule.id, branch_id) not in data.findings.drills:
+    if rule.measure.kind in _BY_GRAIN or _rows_behind(data, rule, branch_id) is None:
         return found
     return []
 
