@@ -54,7 +54,8 @@ def test_data_check_lists_each_long_line_with_row_and_column(
         (str(data / "callbacks.csv"), 4, "agent_id"),
     ]
     assert problems[0]["message"] == (
-        f"a line of {length:,} bytes, beyond the 1,000 a line may hold (a broken export?)"
+        f"a line of {length:,} bytes, beyond the 1,000 a line may hold (a broken export?); "
+        "the file's other rows are not checked"
     )
 
 
@@ -123,3 +124,14 @@ def test_an_unknown_reference_is_quoted_short(cli, tmp_path: Path) -> None:
     assert [p["message"] for p in unknown] == [
         "'" + "Z" * 78 + "… (500000 chars) is not a agent_id in agents"
     ]
+
+
+def test_a_header_too_long_is_named_as_the_header(cli, tmp_path: Path, small_bound: int) -> None:
+    data = _callbacks(tmp_path, _row(1))
+    (data / "callbacks.csv").write_text(HEADER.rstrip("\n") + "x" * 2000 + "\n" + _row(1))
+    code, problems = _long_lines(cli, data)
+    assert code == 2
+    assert [(p["row"], p["column"]) for p in problems] == [(None, None)]
+    result = cli("query", "SELECT * FROM callbacks", "--data", str(data))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {data / 'callbacks.csv'}: header: a line of 2,")

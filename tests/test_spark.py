@@ -289,3 +289,20 @@ def test_a_line_too_long_is_refused_as_polars_refuses_it(
         messages.append(str(error.value))
     assert messages[0] == messages[1]
     assert messages[0].startswith(f"{tmp_path / 'callbacks.csv'}: row 2: column agent_id: ")
+
+
+def test_rows_left_out_are_counted_alike_for_spark(session: Any, tmp_path: Path) -> None:
+    from kpitool import LeftOut, left_out
+
+    write_dataset(tmp_path, "branches", DEFAULT_BRANCHES)
+    claims = [
+        {"claim_id": "c1", "claimed_amount": 1.0},
+        {"claim_id": "c2", "claimed_amount": 1e308},
+    ]
+    write_dataset(tmp_path, "claims", claims)
+    spark_engine = open_engine(tmp_path, "spark")
+    rows = query("SELECT claim_id FROM claims", spark_engine)
+    assert rows["claim_id"].to_list() == ["c1"]
+    expected = [LeftOut("claims", str(tmp_path / "claims.parquet"), 1)]
+    assert left_out(spark_engine, rule_ids=["claims."]) == expected
+    assert left_out(tmp_path, rule_ids=["claims."]) == expected

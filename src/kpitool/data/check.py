@@ -142,7 +142,15 @@ def _long_lines(source: DataSource, spec: Dataset, path: Path, report: CheckRepo
     for line in found:
         where = source.label(spec.name, path)
         report.problems.append(
-            Problem("error", spec.name, where, line.row, line.column, "long_line", line.message)
+            Problem(
+                "error",
+                spec.name,
+                where,
+                line.row or None,  # 0: the header
+                line.column,
+                "long_line",
+                f"{line.message}; the file's other rows are not checked",
+            )
         )
     return bool(found)
 

@@ -107,10 +107,10 @@ class _Visit:
         parts = piece.split(self.delimiter)
         for number, part in enumerate(parts):
             if number:
-                self._close()
+                self.close()
             self.length += len(part)
 
-    def _close(self) -> None:
+    def close(self) -> None:
         if self.length > self.longest[0]:
             self.longest = (self.length, self.field)
         self.field += 1
@@ -139,7 +139,7 @@ def _locate(path: Path, delimiter: str, found: list[tuple[int, int]]) -> list[Lo
         position = start
         fields = _Visit(delimiter.encode())
         _walk(path, start, start + length, quoted, fields)
-        fields._close()
+        fields.close()
         index = fields.longest[1]
         column = header[index] if 0 <= index < len(header) else None
         row = rows.newlines if start else 0
