@@ -1,7 +1,7 @@
 """kpitool: customer-service KPI reports from a life insurer's core-system extracts.
 
-The library API is `kpitool.api` (evaluate, exceptions, explain, query, report, check_data),
-re-exported here; names load on first use, so `import kpitool` stays light.
+The library API is `kpitool.api` (evaluate, exceptions, explain, query, report, check_data,
+left_out), re-exported here; names load on first use, so `import kpitool` stays light.
 """
 
 from __future__ import annotations
