@@ -269,3 +269,40 @@ def test_query_masks_the_views_whatever_the_output_is_named(session: Any, tmp_pa
     sql = "SELECT phone AS x_id, name AS label, person_id AS ref_no FROM agents"
     rows = query(sql, tmp_path, engine="spark")
     assert rows.rows() == [("138****5678", "王**", "320***********1234")]
+
+
+def test_a_line_too_long_is_refused_as_polars_refuses_it(
+    session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kpitool.data import lines
+
+    monkeypatch.setattr(lines, "LONGEST_LINE", 1000)
+    write_dataset(tmp_path, "branches", DEFAULT_BRANCHES)
+    header = "callback_id,policy_id,branch_id,channel,agent_id,called_at,phone,success\n"
+    row = "k{},p1,B1,individual,{},2015-03-02 09:00:00,13812345678,true\n"
+    text = header + row.format(1, "A1") + row.format(2, "A" * 5000)
+    (tmp_path / "callbacks.csv").write_text(text, encoding="utf-8")
+    messages = []
+    for engine in ("polars", "spark"):
+        with pytest.raises(DataError) as error:
+            evaluate("2015-03", tmp_path, rule_ids=["callbacks."], engine=engine)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+    assert messages[0].startswith(f"{tmp_path / 'callbacks.csv'}: row 2: column agent_id: ")
+
+
+def test_rows_left_out_are_counted_alike_for_spark(session: Any, tmp_path: Path) -> None:
+    from kpitool import LeftOut, left_out
+
+    write_dataset(tmp_path, "branches", DEFAULT_BRANCHES)
+    claims = [
+        {"claim_id": "c1", "claimed_amount": 1.0},
+        {"claim_id": "c2", "claimed_amount": 1e308},
+    ]
+    write_dataset(tmp_path, "claims", claims)
+    spark_engine = open_engine(tmp_path, "spark")
+    rows = query("SELECT claim_id FROM claims", spark_engine)
+    assert rows["claim_id"].to_list() == ["c1"]
+    expected = [LeftOut("claims", str(tmp_path / "claims.parquet"), 1)]
+    assert left_out(spark_engine, rule_ids=["claims."]) == expected
+    assert left_out(tmp_path, rule_ids=["claims."]) == expected

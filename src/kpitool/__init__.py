@@ -1,7 +1,7 @@
 """kpitool: customer-service KPI reports from a life insurer's core-system extracts.
 
-The library API is `kpitool.api` (evaluate, exceptions, explain, query, report, check_data),
-re-exported here; names load on first use, so `import kpitool` stays light.
+The library API is `kpitool.api` (evaluate, exceptions, explain, query, report, check_data,
+left_out), re-exported here; names load on first use, so `import kpitool` stays light.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ _EXPORTS = {
     "evaluate": "kpitool.api",
     "exceptions": "kpitool.api",
     "explain": "kpitool.api",
+    "left_out": "kpitool.api",
+    "LeftOut": "kpitool.data.excluded",
     "query": "kpitool.api",
     "report": "kpitool.api",
     "open_engine": "kpitool.api",
@@ -50,6 +52,7 @@ __all__ = [
     "DataSource",
     "Explanation",
     "KpiError",
+    "LeftOut",
     "Month",
     "OutputError",
     "Period",
@@ -64,6 +67,7 @@ __all__ = [
     "exceptions",
     "explain",
     "generate_sample_data",
+    "left_out",
     "load_rules",
     "open_data",
     "open_engine",
@@ -80,12 +84,14 @@ if TYPE_CHECKING:
         evaluate,
         exceptions,
         explain,
+        left_out,
         open_engine,
         query,
         report,
     )
     from kpitool.data.catalogue import DataSource, open_data
     from kpitool.data.check import CheckReport, Problem
+    from kpitool.data.excluded import LeftOut
     from kpitool.data.schema import DATASETS
     from kpitool.errors import (
         ConfigError,

@@ -21,17 +21,20 @@ import polars as pl
 
 from kpitool.api.caching import CacheInfo, cache_info, cache_stats, clear_cache, use_cache
 from kpitool.api.checks import check_branches, check_grains
-from kpitool.api.engines import Data, EngineName, open_engine
+from kpitool.api.engines import Data, EngineName, local_source, open_engine
 from kpitool.api.explanation import Explanation, explain_figure
 from kpitool.api.records import diff, freshness, history, record_evaluation
 from kpitool.api.sql_guard import check_query
 from kpitool.data.check import CheckReport, check_data
+from kpitool.data.excluded import LeftOut
+from kpitool.data.excluded import left_out as left_out_of
 from kpitool.data.privacy import mask_frame
 from kpitool.errors import UsageError
 from kpitool.measure import evaluate as evaluating
 from kpitool.measure import listing
 from kpitool.measure.freshness import freshness as freshness_of
 from kpitool.measure.freshness import require_data
+from kpitool.plan.analysis import datasets_of
 from kpitool.plan.periods import Period, parse_period
 from kpitool.report.changes import with_first_listed
 from kpitool.report.render import ReportSummary, render_reports
@@ -42,6 +45,7 @@ __all__ = [
     "CacheInfo",
     "CheckReport",
     "Explanation",
+    "LeftOut",
     "ReportSummary",
     "cache_info",
     "cache_stats",
@@ -53,6 +57,7 @@ __all__ = [
     "explain",
     "freshness",
     "history",
+    "left_out",
     "open_engine",
     "query",
     "report",
@@ -94,6 +99,7 @@ def evaluate(
     (the company row always counts every branch); `rule_ids` takes ids or prefixes ending in
     '.'; `by` adds grains (counter, channel, agent) to the rules whose population has them.
     `record` (an OUT folder) records the run in its history, as the last month's run.
+    Rows whose values cannot be true are left out; `left_out` says how many, per file.
     Without `allow_empty`, a last month in which no fact dataset has a row is refused.
     An unknown branch, rule or grain, or a grain no chosen rule has, is a UsageError.
     """
@@ -133,6 +139,23 @@ def exceptions(
     if out is not None:
         rows = with_first_listed(out, the_month, ruleset, rule_id, rows)
     return rows if unmask else mask_frame(rows)
+
+
+def left_out(
+    data: Data = None,
+    rules: RuleSet | Path | str | None = None,
+    *,
+    rule_ids: Sequence[str] | None = None,
+) -> list[LeftOut]:
+    """The rows `evaluate`, `exceptions` and `report` leave out (values that cannot be true:
+    NaN, >= 1e12, out of range, a later step before the earlier one), per file of each
+    dataset the rules (`rule_ids`: ids or prefixes) read; whole files, whatever the period.
+    Unknown (empty) for data only Spark reaches; `check_data` lists the rows."""
+    source = local_source(data)
+    if source is None:
+        return []
+    chosen = _rules(rules).select(list(rule_ids) if rule_ids else None)
+    return left_out_of(source, {name for rule in chosen for name in datasets_of(rule)})
 
 
 def explain(

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from kpitool.data.catalogue import DataSource, open_data
+from kpitool.data.catalogue import DataSource, is_url, open_data
 from kpitool.plan.engine import Engine
 from kpitool.resources import BUNDLED_DATA
 
-__all__ = ["Data", "EngineName", "open_engine", "start_spark"]
+__all__ = ["Data", "EngineName", "local_source", "open_engine", "start_spark"]
 
 EngineName = Literal["polars", "spark"]
 Data = DataSource | Path | str | Engine | None
@@ -40,6 +40,17 @@ def open_engine(
 
     source = data if isinstance(data, DataSource) else open_data(data or BUNDLED_DATA)
     return PolarsEngine(source)
+
+
+def local_source(data: Data) -> DataSource | None:
+    """The local files behind `data` (None for a URL only Spark reaches, or a Spark table)."""
+    if isinstance(data, DataSource):
+        return data
+    if data is None:
+        return open_data(BUNDLED_DATA)
+    if isinstance(data, Path | str):
+        return None if is_url(str(data)) else open_data(data)
+    return data.local
 
 
 def start_spark(master: str | None, conf: Mapping[str, Any]) -> SparkSession:

@@ -41,6 +41,7 @@ from kpitool.cli.options import (
     choice,
     emit,
     engine_of,
+    print_left_out,
     settings,
     stdout,
 )
@@ -197,6 +198,7 @@ def evaluate_command(
         record=cfg["out"] if record else None,
         allow_empty=allow_empty,
     )
+    print_left_out(ctx, cfg["data"], ruleset, rule)
     shown = filter_status(results, [s.value for s in status]) if status else results
     emit(
         shown,
@@ -246,16 +248,20 @@ def exceptions_command(
     choice(fmt, ("table", "csv", "json", "parquet", "xlsx"), "--format")
     check_output(fmt, output)
     cfg = settings(ctx, data=data, rules=rules, engine=engine, spark_master=spark_master)
+    from kpitool.rules.loader import load_rules
+
+    ruleset = load_rules(cfg["rules"])  # once, for the rows and the note
     rows = api.exceptions(
         rule_id,
         month,
         cfg["data"],
-        cfg["rules"],
+        ruleset,
         branches=branch,
         engine=engine_of(cfg),
         unmask=unmask,
         out=out,
     )
+    print_left_out(ctx, cfg["data"], ruleset, [rule_id])
     emit(
         rows,
         fmt,
@@ -362,10 +368,13 @@ def report_command(
         spark_master=spark_master,
     )
     quiet = bool((ctx.find_root().obj or {}).get("quiet"))
+    from kpitool.rules.loader import load_rules
+
+    ruleset = load_rules(cfg["rules"])  # once, for the report and the note
     summary = api.report(
         month,
         cfg["data"],
-        cfg["rules"],
+        ruleset,
         cfg["out"],
         branches=branch,
         formats=[f.strip() for f in cfg["format"].split(",") if f.strip()],
@@ -379,6 +388,7 @@ def report_command(
         require_fresh=require_fresh,
         allow_empty=allow_empty,
     )
+    print_left_out(ctx, cfg["data"], ruleset, None)
     if not quiet:
         stdout.print(
             f"{len(summary.files)} files written to {summary.folder} "

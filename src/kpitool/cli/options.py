@@ -198,3 +198,15 @@ def engine_of(config: Config) -> EngineName:
 
         start_spark(master, config.spark_conf())
     return engine
+
+
+def print_left_out(ctx: typer.Context, data: Any, rules: Any, rule_ids: list[str] | None) -> None:
+    """A `Note:` on stderr per dataset the figures left rows out of (none with --quiet)."""
+    root = ctx.find_root().obj
+    if isinstance(root, dict) and root.get("quiet"):
+        return
+    from kpitool import api
+    from kpitool.data.excluded import notes
+
+    for line in notes(api.left_out(data, rules, rule_ids=rule_ids or None)):
+        sys.stderr.write(f"Note: {line}\n")

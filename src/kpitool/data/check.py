@@ -2,10 +2,11 @@
 
 Per dataset and file, one lazy pass flags each row's problems (a value that does not parse, a
 null where none is allowed, a value outside the allowed ones, a value that cannot be true:
-`kpitool.data.validity`; a row with more fields than the header); keys and references are
-checked with lazy group-bys and anti-joins. Errors make the check fail; warnings (a missing
-dataset, a reference dataset absent, an unknown id the rules ignore, a zoned datetime read
-as local time) do not.
+`kpitool.data.validity`; a row with more fields than the header), after a pass over a CSV's
+bytes for lines too long to be rows (`kpitool.data.lines`: such a file is not read further);
+keys and references are checked with lazy group-bys and anti-joins. Errors make the check
+fail; warnings (a missing dataset, a reference dataset absent, an unknown id the rules
+ignore, a zoned datetime read as local time) do not.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import polars as pl
 from kpitool import cache
 from kpitool.data.catalogue import DataSource
 from kpitool.data.keys import KnownKeys, duplicate_rows, unknown_rows
-from kpitool.data.readers import ROW, is_parquet, parse_column, ragged_row
+from kpitool.data.readers import ROW, is_parquet, overlong, parse_column, ragged_row
 from kpitool.data.schema import DATASETS, LOCAL_TIME_ZONE, Dataset
 from kpitool.data.validity import FUTURE_DAYS, LARGEST_AMOUNT, local_time, value_checks
 from kpitool.errors import DataError, quoted
@@ -134,7 +135,29 @@ def _zoned(spec: Dataset, raw: pl.LazyFrame, where: str) -> list[Problem]:
     return found
 
 
+def _long_lines(source: DataSource, spec: Dataset, path: Path, report: CheckReport) -> bool:
+    """List a CSV's lines too long to be rows; whether there were any (then Polars, which
+    would hold each in memory, does not read the file: its other rows go unchecked)."""
+    found = overlong(path, source.spec(spec.name))
+    for line in found:
+        where = source.label(spec.name, path)
+        report.problems.append(
+            Problem(
+                "error",
+                spec.name,
+                where,
+                line.row or None,  # 0: the header
+                line.column,
+                "long_line",
+                f"{line.message}; the file's other rows are not checked",
+            )
+        )
+    return bool(found)
+
+
 def _check_file(source: DataSource, spec: Dataset, path: Path, report: CheckReport) -> int:
+    if _long_lines(source, spec, path, report):
+        return 0
     raw = source.raw(spec.name, path)
     names = [c for c in raw.collect_schema().names() if c != ROW]
     for required in spec.columns:
@@ -331,7 +354,7 @@ def _keys_and_references(
                     row,
                     column.name,
                     "unknown_reference",
-                    f"{value!r} is not a {key} in {target}"
+                    f"{quoted(value)} is not a {key} in {target}"
                     + (" (its rows are ignored)" if column.unknown_ignored else ""),
                 )
             )
@@ -373,7 +396,9 @@ def _check_dataset(
     try:
         for path in files:
             summary.rows += _check_file_cached(source, spec, path, report)
-        summary.columns = len(source.raw(spec.name, files[0]).collect_schema()) - 1
+        whole = [p for p in files if not overlong(p, source.spec(spec.name))]
+        if whole:
+            summary.columns = len(source.raw(spec.name, whole[0]).collect_schema()) - 1
         rows_ok = not any(p.severity == "error" for p in report.problems[before:])
         if rows_ok:
             _keys_cached(known, spec, report)

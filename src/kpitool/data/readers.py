@@ -21,6 +21,7 @@ import polars as pl
 
 from kpitool import cache
 from kpitool.data.excel import is_excel, read_sheet
+from kpitool.data.lines import LongLine, long_lines
 from kpitool.data.schema import Dataset
 from kpitool.errors import DataError
 
@@ -32,6 +33,7 @@ __all__ = [
     "detect_encoding",
     "is_parquet",
     "location",
+    "overlong",
     "parse_column",
     "ragged_row",
     "raw_frame",
@@ -162,6 +164,24 @@ def _check_header(names: list[str], where: str) -> None:
             raise DataError(f"{where}: column {base} appears twice in the header")
 
 
+def _readable(path: Path, spec: SourceSpec) -> tuple[Path, str]:
+    """A CSV as UTF-8 text Polars can read (the file itself, or its copy) and its encoding."""
+    encoding = spec.encoding or detect_encoding(path)
+    if encoding == "utf-8" and detect_encoding(path) == "utf-8-sig":
+        encoding = "utf-8-sig"
+    return utf8_path(path, encoding), encoding
+
+
+def overlong(path: Path, spec: SourceSpec) -> list[LongLine]:
+    """A CSV's lines too long to be rows (none for Parquet and workbooks): Polars would hold
+    each in memory, so a file with one is refused before Polars reads it."""
+    fmt = spec.format or ("parquet" if path.suffix == ".parquet" else "csv")
+    if fmt != "csv" or is_excel(path, spec):
+        return []
+    readable, encoding = _readable(path, spec)
+    return long_lines(readable, spec.delimiter, path, encoding)
+
+
 def location(path: Path, spec: SourceSpec, schema: Dataset) -> str:
     """A file as errors name it: the path, and for a workbook the sheet read."""
     if not is_excel(path, spec):
@@ -193,13 +213,9 @@ def raw_frame(
             frame = pl.scan_parquet(path)
             names = frame.collect_schema().names()
         else:
-            encoding = spec.encoding or detect_encoding(path)
-            readable = utf8_path(
-                path,
-                "utf-8-sig"
-                if encoding == "utf-8" and detect_encoding(path) == "utf-8-sig"
-                else encoding,
-            )
+            readable, encoding = _readable(path, spec)
+            for line in long_lines(readable, spec.delimiter, path, encoding)[:1]:
+                raise DataError(line.describe(where))
             frame = pl.scan_csv(
                 readable,
                 infer_schema=False,

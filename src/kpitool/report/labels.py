@@ -92,6 +92,7 @@ LABELS: dict[str, dict[str, str]] = {
         "company": "全市",
         "dq_clean": "数据检查未发现错误。",
         "dq_errors": "{dataset}: {errors} 个错误",
+        "dq_left_out": "{dataset}: {rows} 行数值不可能成立，未计入指标（kpitool data check 列出）",
         "dq_missing": "缺少数据集: {datasets}",
         "dq_spark": "数据由 Spark 直接读取，未做逐行检查（可对本地副本运行 kpitool data check）。",
         "count_rows": "共 {n} 条",
@@ -193,6 +194,8 @@ LABELS: dict[str, dict[str, str]] = {
         "company": "Company",
         "dq_clean": "The data check found no errors.",
         "dq_errors": "{dataset}: {errors} errors",
+        "dq_left_out": "{dataset}: {rows} rows left out of the figures (values that cannot be "
+        "true; kpitool data check lists them)",
         "dq_missing": "Missing datasets: {datasets}",
         "dq_spark": "Data read by Spark where it lies; not checked row by row "
         "(run kpitool data check on a local copy).",

@@ -28,6 +28,7 @@ from rich.progress import Progress
 from kpitool import __version__
 from kpitool.data.catalogue import DataSource
 from kpitool.data.check import check_data
+from kpitool.data.excluded import left_out
 from kpitool.data.privacy import mask_frame
 from kpitool.data.schema import DATASETS
 from kpitool.errors import DataError, UsageError
@@ -37,6 +38,7 @@ from kpitool.measure import cached
 from kpitool.measure.freshness import freshness, require_data
 from kpitool.measure.listing import exceptions
 from kpitool.output import atomic_write, folder_lock, safe_filename
+from kpitool.plan.analysis import datasets_of
 from kpitool.plan.engine import Engine
 from kpitool.plan.periods import Period, trend_periods
 from kpitool.report.changes import read_changes, record, results_with_history
@@ -85,7 +87,8 @@ def _environment(templates: Path | None) -> jinja2.Environment:
     return environment
 
 
-def _quality(source: DataSource, lang: Lang) -> list[str]:
+def _quality(source: DataSource, ruleset: RuleSet, lang: Lang) -> list[str]:
+    """The data check's errors per dataset, the rows the figures leave out, what is missing."""
     report = check_data(source)
     L = LABELS[lang]
     lines = [
@@ -93,6 +96,11 @@ def _quality(source: DataSource, lang: Lang) -> list[str]:
         for d in report.datasets
         if d.errors
     ]
+    read = {name for rule in ruleset for name in datasets_of(rule)}
+    excluded: dict[str, int] = {}
+    for item in left_out(source, read):
+        excluded[item.dataset] = excluded.get(item.dataset, 0) + item.rows
+    lines += [L["dq_left_out"].format(dataset=d, rows=n) for d, n in excluded.items()]
     missing = [d.dataset for d in report.datasets if d.files == 0]
     if missing:
         lines.append(L["dq_missing"].format(datasets=", ".join(missing)))
@@ -117,7 +125,7 @@ class _Facts:
     inputs: list[dict[str, Any]]
 
 
-def _facts(engine: Engine, month: Period, lang: Lang) -> _Facts:
+def _facts(engine: Engine, month: Period, ruleset: RuleSet, lang: Lang) -> _Facts:
     """The report's facts about the data: checked row by row when it is local, else (a URL
     only Spark reaches: hdfs://, s3a:// …) said so on the quality note."""
     branches = engine.reference("branches")
@@ -129,7 +137,7 @@ def _facts(engine: Engine, month: Period, lang: Lang) -> _Facts:
         names = [name for name in DATASETS if engine.columns(name) is not None]
         inputs = [{"dataset": name, "path": engine.where(name)} for name in names]
         return _Facts(table, _as_of(engine, month), [LABELS[lang]["dq_spark"]], inputs)
-    return _Facts(table, _as_of(engine, month), _quality(local, lang), hash_inputs(local))
+    return _Facts(table, _as_of(engine, month), _quality(local, ruleset, lang), hash_inputs(local))
 
 
 _COMPANY_FILES = ("index", "company")
@@ -214,7 +222,7 @@ def render_reports(
     env = _environment(templates)
     summary = ReportSummary(Path(out) / str(the_month))
     timings = summary.timings
-    facts = _facts(engine, the_month, lang)
+    facts = _facts(engine, the_month, ruleset, lang)
     fresh = freshness(engine, the_month, stale_days)
     require_data(fresh, allow_empty=allow_empty, require_fresh=require_fresh)
     every = _branches(facts.branches, None)

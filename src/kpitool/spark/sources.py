@@ -22,7 +22,7 @@ from pyspark.sql import types as T
 
 from kpitool.data.catalogue import DataSource, SourceSpec, is_url, open_data
 from kpitool.data.excel import is_excel
-from kpitool.data.readers import detect_encoding
+from kpitool.data.readers import detect_encoding, overlong
 from kpitool.data.schema import LOCAL_TIME_ZONE, ColumnType, dataset
 from kpitool.errors import ConfigError, DataError
 from kpitool.spark.validity import valid_rows
@@ -253,6 +253,9 @@ class SparkData:
         if located.parquet:
             parts.append((located.parquet[0], self.spark.read.parquet(*located.parquet)))
         for path, encoding in zip(located.csv, located.encodings, strict=True):
+            if self.local is not None:  # a line too long to be a row, refused as Polars does
+                for line in overlong(Path(path), spec)[:1]:
+                    raise DataError(line.describe(path))
             reader = self.spark.read.options(
                 header=True,
                 sep=spec.delimiter,

@@ -1,0 +1,77 @@
+"""How many rows evaluation leaves out, per file: those whose values cannot be true
+(`kpitool.data.validity.EXCLUDED`: NaN or infinite amounts, amounts of 1e12 or more, numbers
+outside their range, a later step before the earlier one).
+
+Each file's count reads only the columns the checks read and is remembered in the cache by
+the file's content hash, so saying what was left out costs little beside an evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kpitool import cache
+from kpitool.data.catalogue import DataSource
+from kpitool.data.schema import dataset
+from kpitool.data.validity import invalid_rows
+
+__all__ = ["LeftOut", "left_out", "notes"]
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """Rows of one file of a dataset that evaluation left out."""
+
+    dataset: str
+    file: str
+    rows: int
+
+
+def _count(source: DataSource, name: str, path: Path) -> int:
+    invalid = invalid_rows(dataset(name))
+    if invalid is None:
+        return 0
+    typed = source.typed(name, source.raw(name, path, numbered=False), strict=False)
+    return int(typed.select(invalid.sum()).collect().item())
+
+
+def _count_cached(source: DataSource, name: str, path: Path) -> int:
+    """`_count`, remembered by the file's content hash and catalogue entry."""
+    store = cache.store()
+    if store is None:
+        return _count(source, name, path)
+    state = (name, str(path), cache.fingerprint(path), source.spec(name), dataset(name))
+    key = cache.make_key("left-out", *state)
+    found = store.get("left-out", key)
+    if found is not None:
+        return int(found)
+    rows = _count(source, name, path)
+    store.put("left-out", key, str(rows).encode())
+    return rows
+
+
+def left_out(source: DataSource, names: Iterable[str]) -> list[LeftOut]:
+    """The files of datasets `names` that have rows evaluation leaves out, with how many."""
+    found = []
+    for name in sorted(set(names)):
+        if invalid_rows(dataset(name)) is None:
+            continue
+        for path in source.files(name):
+            rows = _count_cached(source, name, path)
+            if rows:
+                found.append(LeftOut(name, source.label(name, path), rows))
+    return found
+
+
+def notes(found: Iterable[LeftOut]) -> list[str]:
+    """One line per dataset: how many of its rows were left out and where they are listed."""
+    per_dataset: dict[str, int] = {}
+    for item in found:
+        per_dataset[item.dataset] = per_dataset.get(item.dataset, 0) + item.rows
+    return [
+        f"{name}: {rows} row{'s' if rows != 1 else ''} left out (values that cannot be true; "
+        "`kpitool data check` lists them)"
+        for name, rows in per_dataset.items()
+    ]
