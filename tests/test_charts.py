@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -36,10 +37,28 @@ def _trend(values: list[float | None]) -> ET.Element:
     return ET.fromstring(svg)
 
 
+def _dots(root: ET.Element) -> list[tuple[float, float]]:
+    """The centres of the branch's dots: zero-length round-capped lines in one path."""
+    (path,) = [p for p in root.iter(f"{SVG}path") if p.get("stroke-linecap") == "round"]
+    assert path.get("stroke") == "#1f4e79" and path.get("stroke-width") == "3.2"  # r = 1.6
+    moves = re.findall(r"M([\d.]+) ([\d.]+)h0", path.get("d", ""))
+    assert len(moves) == path.get("d", "").count("M")
+    return [(float(x), float(y)) for x, y in moves]
+
+
+def _grid_lines(root: ET.Element) -> list[float]:
+    """The heights of the horizontal grid lines (one path, a move and a line for each)."""
+    (path,) = [p for p in root.iter(f"{SVG}path") if p.get("stroke") == "#e5e8eb"]
+    return [float(y) for y in re.findall(r"M30 ([\d.]+)H230", path.get("d", ""))]
+
+
 def test_trend_draws_branch_company_and_target() -> None:
     root = _trend([0.96, 0.99, 0.97])
     assert len(root.findall(f"{SVG}polyline")) == 3
-    assert len(root.findall(f"{SVG}circle")) == 3  # a dot per month of the branch
+    branch = next(p for p in root.iter(f"{SVG}polyline") if p.get("stroke") == "#1f4e79")
+    points = [tuple(map(float, xy.split(","))) for xy in branch.get("points", "").split()]
+    assert _dots(root) == points  # a dot per month of the branch, on its line
+    assert _grid_lines(root) == [82.0, 56.67, 31.33, 6.0]  # a line per tick, 94% to 100%
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert {"01", "02", "03"} <= set(texts)
     assert "100%" in texts and "94%" in texts
@@ -62,7 +81,13 @@ def test_a_month_without_a_value_breaks_the_branch_line() -> None:
     root = _trend([0.96, None, 0.97])
     branch = [p for p in root.findall(f"{SVG}polyline") if p.get("stroke") == "#1f4e79"]
     assert [len(p.get("points", "").split()) for p in branch] == [1, 1]
-    assert len(root.findall(f"{SVG}circle")) == 2
+    assert [x for x, _ in _dots(root)] == [63.33, 196.67]  # January and March, not February
+
+
+def test_empty_axis_labels_are_left_out() -> None:
+    svg = trend_svg(["03-01", "", "03-03"], [0.5, 0.6, 0.7], [None] * 3, [None] * 3, percent=True)
+    texts = [t.text for t in ET.fromstring(svg).iter(f"{SVG}text")]
+    assert "03-01" in texts and "03-03" in texts and "" not in texts and None not in texts
 
 
 def test_labels_are_escaped() -> None:
@@ -72,6 +97,7 @@ def test_labels_are_escaped() -> None:
 
 def test_bars_carry_their_counts() -> None:
     root = ET.fromstring(bar_svg(["2015-01", "2015-02"], [30, 0], "未达标项目"))
-    heights = [float(r.get("height", "")) for r in root.findall(f"{SVG}rect")]
-    assert heights[0] > 0 and heights[1] == 0
+    (bars,) = [p for p in root.iter(f"{SVG}path") if p.get("fill") == "#c0392b"]
+    heights = [float(h) for h in re.findall(r"v([\d.]+)h", bars.get("d", ""))]
+    assert heights == [88.0, 0.0]  # the tallest bar takes the plot's height, 120 - 18 - 14
     assert {"30", "0", "未达标项目"} <= {t.text for t in root.iter(f"{SVG}text")}

@@ -1,9 +1,10 @@
 """Charts as small inline SVG written directly: a trend line per KPI and monthly bars.
 
 Reports carry dozens of charts per branch and a hundred branches a month, so each chart is
-a few dozen elements (lines, polylines, text) rather than a plotting library's hundreds:
-WeasyPrint's PDF time and the HTML's weight follow the element count. Text stays text, in
-the report's CJK font; identical inputs give identical SVG.
+a dozen elements rather than a plotting library's hundreds: WeasyPrint's PDF time and the
+HTML's weight follow the element count, so lines of one colour share a `<path>` (the grid,
+the dots) and labels of one alignment a group. Text stays text, in the report's CJK font;
+identical inputs give identical SVG.
 """
 
 from __future__ import annotations
@@ -66,10 +67,32 @@ def _svg(width: float, height: float, body: list[str]) -> str:
     )
 
 
-def _text(x: float, y: float, text: str, anchor: str = "middle", extra: str = "") -> str:
+def _text(x: float, y: float, text: str, extra: str = "") -> str:
+    return f'<text x="{_number(x)}" y="{_number(y)}"{extra}>{escape(text)}</text>'
+
+
+def _texts(anchor: str, labels: Sequence[tuple[float, float, str, str]], extra: str = "") -> str:
+    """Labels (x, y, text, extra attributes) in one group that gives them their anchor; an
+    empty label is left out (WeasyPrint styles and lays out every element, text by letter)."""
+    inner = "".join(_text(x, y, text, extra) for x, y, text, extra in labels if text)
+    return f'<g text-anchor="{anchor}"{extra}>{inner}</g>' if inner else ""
+
+
+def _rules(ys: Sequence[float], x1: float, x2: float, colour: str, stroke_width: str) -> str:
+    """Horizontal lines at `ys`, one path for all (grid lines or the axis)."""
+    d = "".join(f"M{_number(x1)} {_number(y)}H{_number(x2)}" for y in ys)
+    return f'<path d="{d}" fill="none" stroke="{colour}" stroke-width="{stroke_width}"/>'
+
+
+def _dots(centres: Sequence[tuple[float, float]], r: float, colour: str) -> str:
+    """Filled dots of radius `r`, one path for all: each a zero-length line with round caps
+    (SVG and PDF draw those as discs; cheaper to parse and draw than arcs or circles)."""
+    if not centres:
+        return ""
+    d = "".join(f"M{_number(x)} {_number(y)}h0" for x, y in centres)
     return (
-        f'<text x="{_number(x)}" y="{_number(y)}" text-anchor="{anchor}"{extra}>'
-        f"{escape(text)}</text>"
+        f'<path d="{d}" fill="none" stroke="{colour}" stroke-width="{_number(2 * r)}" '
+        'stroke-linecap="round"/>'
     )
 
 
@@ -120,41 +143,30 @@ def trend_svg(
     def y_of(v: float) -> float:
         return top + plot_h * (1 - (v - low) / (high - low))
 
-    body = []
-    for tick in ticks:
-        y = y_of(tick)
-        body.append(
-            f'<line x1="{_number(left)}" x2="{_number(width - right)}" y1="{_number(y)}" '
-            f'y2="{_number(y)}" stroke="{_GRID}" stroke-width="0.5"/>'
-        )
-        body.append(
-            _text(left - 3, y + 2.3, _tick_label(tick, percent, ticks[1] - ticks[0]), "end")
-        )
-    axis_y = _number(top + plot_h)
-    body.append(
-        f'<line x1="{_number(left)}" x2="{_number(width - right)}" y1="{axis_y}" '
-        f'y2="{axis_y}" stroke="{_INK}" stroke-width="0.6"/>'
-    )
-    for i, month in enumerate(months):
-        body.append(_text(x_of(i), height - 4, _axis(month)))
+    step = ticks[1] - ticks[0]
+    y_labels = [(left - 3, y_of(t) + 2.3, _tick_label(t, percent, step), "") for t in ticks]
     if months and _is_month(months[0]):  # the year, once, where the months begin
-        body.append(_text(left - 3, height - 4, months[0][:4], "end", f' fill="{_MUTED}"'))
+        y_labels.append((left - 3, height - 4, months[0][:4], f' fill="{_MUTED}"'))
+    body = [
+        _rules([y_of(t) for t in ticks], left, width - right, _GRID, "0.5"),
+        _rules([top + plot_h], left, width - right, _INK, "0.6"),
+        _texts("end", y_labels),
+        _texts("middle", [(x_of(i), height - 4, _axis(m), "") for i, m in enumerate(months)]),
+    ]
     steps = [(x_of(i + dx), v) for i, v in enumerate(series[2]) for dx in (-0.5, 0.5)]
     styles = (
-        (steps, f'stroke="{_TARGET}" stroke-width="1" stroke-dasharray="1 1.5"'),
+        (steps, f'stroke="{_TARGET}" stroke-dasharray="1 1.5"'),
         (
             [(x_of(i), v) for i, v in enumerate(series[1])],
-            f'stroke="{_COMPANY}" stroke-width="1" stroke-dasharray="3 2"',
+            f'stroke="{_COMPANY}" stroke-dasharray="3 2"',
         ),
         ([(x_of(i), v) for i, v in enumerate(series[0])], f'stroke="{_BRANCH}" stroke-width="1.6"'),
     )
     for points, style in styles:
         for run in _runs([(x, None if v is None else y_of(v)) for x, v in points]):
             body.append(_polyline(run, style))
-    for i, v in enumerate(series[0]):
-        if v is not None:
-            cx, cy = _number(x_of(i)), _number(y_of(v))
-            body.append(f'<circle cx="{cx}" cy="{cy}" r="1.6" fill="{_BRANCH}"/>')
+    dots = [(x_of(i), y_of(v)) for i, v in enumerate(series[0]) if v is not None]
+    body.append(_dots(dots, 1.6, _BRANCH))
     return _svg(width, height, body)
 
 
@@ -165,20 +177,22 @@ def bar_svg(months: Sequence[str], counts: Sequence[int], label: str) -> str:
     plot_w, plot_h = width - left - right, height - top - bottom
     slot = plot_w / max(len(months), 1)
     highest = max([*counts, 1])
-    body = [_text(left, 9, label, "start", f' fill="{_MUTED}"')]
+    bar_w = min(slot * 0.6, 24.0)
+    bars, numbers, axis = [], [], []
     for i, (month, count) in enumerate(zip(months, counts, strict=True)):
-        bar_h, bar_w = plot_h * count / highest, min(slot * 0.6, 24.0)
-        middle = left + slot * (i + 0.5)
+        bar_h, middle = plot_h * count / highest, left + slot * (i + 0.5)
         y = top + plot_h - bar_h
-        body.append(
-            f'<rect x="{_number(middle - bar_w / 2)}" y="{_number(y)}" width="{_number(bar_w)}" '
-            f'height="{_number(bar_h)}" fill="{_BAR}"/>'
+        bars.append(
+            f"M{_number(middle - bar_w / 2)} {_number(y)}h{_number(bar_w)}v{_number(bar_h)}"
+            f"h-{_number(bar_w)}z"
         )
-        body.append(_text(middle, y - 2, str(count), extra=' font-size="6.5"'))
-        body.append(_text(middle, height - 4, month if i == 0 else _axis(month)))
-    axis_y = _number(top + plot_h)
-    body.append(
-        f'<line x1="{_number(left)}" x2="{_number(width - right)}" y1="{axis_y}" '
-        f'y2="{axis_y}" stroke="{_INK}" stroke-width="0.6"/>'
-    )
+        numbers.append((middle, y - 2, str(count), ""))
+        axis.append((middle, height - 4, month if i == 0 else _axis(month), ""))
+    body = [
+        _text(left, 9, label, f' fill="{_MUTED}"'),
+        f'<path d="{"".join(bars)}" fill="{_BAR}"/>' if bars else "",
+        _texts("middle", numbers, ' font-size="6.5"'),
+        _texts("middle", axis),
+        _rules([top + plot_h], left, width - right, _INK, "0.6"),
+    ]
     return _svg(width, height, body)
