@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 
 from kpitool import cache
 from kpitool.data.catalogue import DataSource
-from kpitool.data.keys import KnownKeys, duplicate_rows, unknown_rows
+from kpitool.data.keys import KnownKeys, keys_and_references
+from kpitool.data.problems import CheckReport, DatasetSummary, Problem
 from kpitool.data.readers import ROW, is_parquet, overlong, parse_column, ragged_row
 from kpitool.data.schema import DATASETS, LOCAL_TIME_ZONE, Dataset
 from kpitool.data.validity import FUTURE_DAYS, LARGEST_AMOUNT, local_time, value_checks
@@ -31,56 +32,6 @@ __all__ = ["CheckReport", "DatasetSummary", "Problem", "check_data"]
 
 SAMPLES = 50
 """Rows listed per problem kind and column; the count covers all of them."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One problem: where it is, what kind, and a message a person can act on."""
-
-    severity: Literal["error", "warning"]
-    dataset: str
-    file: str | None
-    row: int | None
-    column: str | None
-    kind: str
-    message: str
-
-
-@dataclass
-class DatasetSummary:
-    """Rows, columns, files and problem counts of one dataset."""
-
-    dataset: str
-    files: int = 0
-    rows: int = 0
-    columns: int = 0
-    errors: int = 0
-    warnings: int = 0
-
-
-@dataclass
-class CheckReport:
-    """The outcome of a data check."""
-
-    datasets: list[DatasetSummary] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
-    """(dataset, kind, column) -> how many rows have that problem (problems lists samples)."""
-
-    @property
-    def ok(self) -> bool:
-        return not any(p.severity == "error" for p in self.problems)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "datasets": [asdict(d) for d in self.datasets],
-            "problems": [asdict(p) for p in self.problems],
-            "counts": [
-                {"dataset": d, "kind": k, "column": c, "rows": n}
-                for (d, k, c), n in self.counts.items()
-            ],
-        }
 
 
 def _row_checks(
@@ -266,7 +217,7 @@ def _keys_cached(known: KnownKeys, spec: Dataset, report: CheckReport) -> None:
     source = known.source
 
     def run(part: CheckReport) -> int:
-        _keys_and_references(known, spec, source.scan(spec.name, keep_invalid=True), part)
+        keys_and_references(known, spec, source.scan(spec.name, keep_invalid=True), part, SAMPLES)
         return 0
 
     if cache.store() is None:
@@ -301,63 +252,6 @@ _VALUE_MESSAGES = {
     "negative": "{column} is {value}, a negative amount",
     "future": f"{{column}} is {{value}}, more than {FUTURE_DAYS} days after today",
 }
-
-
-def _keys_and_references(
-    known: KnownKeys, spec: Dataset, frame: pl.LazyFrame, report: CheckReport
-) -> None:
-    """Duplicate keys and unknown references, found on key hashes first: the rows are read
-    again, numbered, only when there is something to show."""
-    source = known.source
-    files = source.files(spec.name)
-    where = source.label(spec.name, files[0]) if len(files) == 1 else str(source.root / spec.name)
-    if spec.key:
-        for row in duplicate_rows(source, spec, frame, SAMPLES).iter_rows(named=True):
-            shown = ", ".join(f"{k}={row[k]}" for k in spec.key)
-            report.problems.append(
-                Problem(
-                    "error",
-                    spec.name,
-                    where,
-                    row[ROW],
-                    spec.key[0],
-                    "duplicate_key",
-                    f"duplicate key {shown}",
-                )
-            )
-    for column in spec.columns:
-        target = column.references
-        if target is None:
-            continue
-        if not source.has(target):
-            report.problems.append(
-                Problem(
-                    "warning",
-                    spec.name,
-                    where,
-                    None,
-                    column.name,
-                    "reference_unchecked",
-                    f"{column.name} not checked: no {target} dataset",
-                )
-            )
-            continue
-        key = DATASETS[target].key[0]
-        for row, value in unknown_rows(
-            known, spec, frame, column.name, target, SAMPLES
-        ).iter_rows():
-            report.problems.append(
-                Problem(
-                    "warning" if column.unknown_ignored else "error",
-                    spec.name,
-                    where,
-                    row,
-                    column.name,
-                    "unknown_reference",
-                    f"{quoted(value)} is not a {key} in {target}"
-                    + (" (its rows are ignored)" if column.unknown_ignored else ""),
-                )
-            )
 
 
 def _files(source: DataSource, name: str, report: CheckReport) -> list[Path]:

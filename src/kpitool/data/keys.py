@@ -9,10 +9,12 @@ from collections.abc import Sequence
 import polars as pl
 
 from kpitool.data.catalogue import DataSource
+from kpitool.data.problems import CheckReport, Problem, Severity
 from kpitool.data.readers import ROW
 from kpitool.data.schema import DATASETS, Dataset
+from kpitool.errors import quoted
 
-__all__ = ["KnownKeys", "duplicate_rows", "unknown_rows"]
+__all__ = ["KnownKeys", "duplicate_rows", "keys_and_references", "unknown_rows"]
 
 _SEED = 20150301
 """Key hashes are only compared within one run: any fixed seed will do."""
@@ -95,3 +97,35 @@ def unknown_rows(
         .head(limit)
         .collect()
     )
+
+
+def keys_and_references(
+    known: KnownKeys, spec: Dataset, frame: pl.LazyFrame, report: CheckReport, limit: int
+) -> None:
+    """Duplicate keys and unknown references into `report` (the first `limit` rows of each),
+    found on key hashes first: rows are read again, numbered, only when there is one."""
+    source = known.source
+    files = source.files(spec.name)
+    where = source.label(spec.name, files[0]) if len(files) == 1 else str(source.root / spec.name)
+
+    def add(severity: Severity, row: int | None, column: str, kind: str, message: str) -> None:
+        report.problems.append(Problem(severity, spec.name, where, row, column, kind, message))
+
+    if spec.key:
+        for row in duplicate_rows(source, spec, frame, limit).iter_rows(named=True):
+            shown = ", ".join(f"{k}={row[k]}" for k in spec.key)
+            add("error", row[ROW], spec.key[0], "duplicate_key", f"duplicate key {shown}")
+    for column in spec.columns:
+        target = column.references
+        if target is None:
+            continue
+        if not source.has(target):
+            message = f"{column.name} not checked: no {target} dataset"
+            add("warning", None, column.name, "reference_unchecked", message)
+            continue
+        key = DATASETS[target].key[0]
+        ignored = " (its rows are ignored)" if column.unknown_ignored else ""
+        severity: Severity = "warning" if column.unknown_ignored else "error"
+        for row, value in unknown_rows(known, spec, frame, column.name, target, limit).iter_rows():
+            message = f"{quoted(value)} is not a {key} in {target}{ignored}"
+            add(severity, row, column.name, "unknown_reference", message)

@@ -225,12 +225,9 @@ def _merged(
     descending = [d for _, d in first_by] + [False] * len(shown)
     if BRANCH_ROWS not in rows.columns or per_branch is None:
         return rows.sort([*first, *shown], descending=descending, nulls_last=True)
-    counts = rows.group_by("branch_id").agg(
-        pl.col(BRANCH_ROWS).first().alias("__n")
-    )  # each bucket's own count, once a bucket: summed below
+    # each bucket's own count (the same on each of its rows of a branch), summed
     per_bucket = [f.group_by("branch_id").agg(pl.col(BRANCH_ROWS).first()) for f in frames]
     totals = pl.concat(per_bucket).group_by("branch_id").agg(pl.col(BRANCH_ROWS).sum())
-    del counts
     kept = (
         rows.drop(BRANCH_ROWS)
         .sort([*first, *shown], descending=descending, nulls_last=True)
