@@ -175,3 +175,19 @@ def test_evaluate_refuses_a_month_without_data_unless_allow_empty(
     )
     allowed = cli(*args, "--allow-empty")
     assert allowed.exit_code == 0 and json.loads(allowed.stdout)
+
+
+def test_a_dataset_with_several_dates_counts_the_latest_of_any(cli: Callable[..., Any]) -> None:
+    """The bundled lapse clean-up's phone calls end on 5 March, its visits and completions
+    on 31 March (30 June in the whole extract): one scan gives both dates of all three."""
+    shown = cli("data", "check", "--period", "2015-03", "--format", "json")
+    found = json.loads(shown.stdout)["freshness"]["datasets"]
+    assert [d for d in found if d["dataset"] == "lapse_cleanup"] == [
+        {
+            "dataset": "lapse_cleanup",
+            "column": "phone_called_at, visited_at, completed_at",
+            "latest": "2015-03-31",
+            "ends": "2015-06-30",
+            "stale": False,
+        }
+    ]

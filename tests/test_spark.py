@@ -173,8 +173,6 @@ def test_data_at_a_url(session: Any) -> None:
     """hdfs://, s3a:// … are read by Spark through Hadoop; file:// stands in for them here."""
     import datetime as dt
 
-    from kpitool.report.render import AS_OF_COLUMNS
-
     url = BUNDLED_DATA.as_uri()
     polars_rows = evaluate("2015-03", BUNDLED_DATA, rule_ids=["cleanup."])
     _same_rows(polars_rows, evaluate("2015-03", url, rule_ids=["cleanup."], engine="spark"), KEY)
@@ -182,8 +180,12 @@ def test_data_at_a_url(session: Any) -> None:
     branches = engine.reference("branches")
     assert branches is not None
     assert branches["branch_id"].to_list() == [f"B0{i}" for i in range(1, 9)]
-    latest = [engine.latest(name, column, dt.date(2015, 3, 31)) for name, column in AS_OF_COLUMNS]
-    assert max(day for day in latest if day is not None) == dt.date(2015, 3, 31)
+    march, end = dt.date(2015, 3, 31), dt.date(9999, 12, 31)
+    reported = engine.latest("claims", ["reported_at"], [march, end])
+    assert reported == [dt.date(2015, 3, 30), dt.date(2015, 12, 30)]
+    # the latest of two columns: phone calls end on 5 March, visits on 31 March (30 June in all)
+    cleanup = engine.latest("lapse_cleanup", ["phone_called_at", "visited_at"], [march, end])
+    assert cleanup == [march, dt.date(2015, 6, 30)]
     assert engine.where("claims") == f"{url}/claims.parquet".replace("file:///", "file:/")
 
 

@@ -61,16 +61,18 @@ def collect(engine: Engine, plans: Sequence[Plan]) -> list[pl.DataFrame]:
     return [frame for frame in found if frame is not None]
 
 
-def latest(engine: Engine, dataset: str, column: str, until: dt.date) -> dt.date | None:
+def latest(
+    engine: Engine, dataset: str, columns: Sequence[str], untils: Sequence[dt.date]
+) -> list[dt.date | None]:
     """`engine.latest(…)` (a scan of the whole dataset), remembered like a plan's result."""
     store = cache.store()
     inputs = _inputs(engine, frozenset({dataset})) if store is not None else None
     if store is None or inputs is None:
-        return engine.latest(dataset, column, until)
-    key = cache.make_key("latest", engine.name, dataset, column, until, inputs)
+        return engine.latest(dataset, columns, untils)
+    key = cache.make_key("latest", engine.name, dataset, list(columns), list(untils), inputs)
     found = store.get("latest", key)
     if found is not None:
-        return dt.date.fromisoformat(found.decode()) if found else None
-    day = engine.latest(dataset, column, until)
-    store.put("latest", key, day.isoformat().encode() if day is not None else b"")
-    return day
+        return [dt.date.fromisoformat(d) if d else None for d in found.decode().split(",")]
+    days = engine.latest(dataset, columns, untils)
+    store.put("latest", key, ",".join(d.isoformat() if d else "" for d in days).encode())
+    return days

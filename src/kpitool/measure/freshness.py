@@ -68,12 +68,6 @@ class Freshness:
         return max(days) if days else None
 
 
-def _latest(engine: Engine, name: str, columns: list[str], until: dt.date) -> dt.date | None:
-    days = [cached.latest(engine, name, column, until) for column in columns]
-    found = [day for day in days if day is not None]
-    return max(found) if found else None
-
-
 def freshness(engine: Engine, month: Period, stale_days: int = 3) -> Freshness:
     """Each fact dataset's latest date; stale when it ends more than `stale_days` before the
     month's last day, or has no row in the month."""
@@ -83,10 +77,9 @@ def freshness(engine: Engine, month: Period, stale_days: int = 3) -> Freshness:
     for name, wanted in EVENT_DATES.items():
         present = engine.columns(name) or frozenset()
         columns = [c for c in wanted if c in present]
-        ends = _latest(engine, name, columns, _END)
+        ends, latest = cached.latest(engine, name, columns, (_END, month.last_day))
         if ends is None:
             continue
-        latest = _latest(engine, name, columns, month.last_day)
         stale = (
             latest is None
             or latest < month.first_day

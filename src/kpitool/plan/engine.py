@@ -73,8 +73,11 @@ class Engine(Protocol):
         """Run the plans, one after another, and bring their (small) results back."""
         ...
 
-    def latest(self, dataset: str, column: str, until: dt.date) -> dt.date | None:
-        """The latest date of a dataset's column up to `until` (None without rows)."""
+    def latest(
+        self, dataset: str, columns: Sequence[str], untils: Sequence[dt.date]
+    ) -> list[dt.date | None]:
+        """The latest date in any of a dataset's `columns` up to each of `untils` (None:
+        no such row), in one scan."""
         ...
 
     def query(self, sql: str, *, limit: int | None = None, masked: bool = False) -> pl.DataFrame:

@@ -81,14 +81,20 @@ class PolarsEngine:
         lazy = [self.lazy(plan) for plan in plans]
         return collect(lazy, self.source, [set(p.population.datasets) for p in plans])
 
-    def latest(self, dataset: str, column: str, until: dt.date) -> dt.date | None:
-        """The latest date of a dataset's column up to `until` (the data's as-of date)."""
-        if not self.source.has(dataset):
-            return None
-        day = pl.col(column).cast(pl.Date)
-        frame = self.translator.scan(dataset).select(day).filter(day <= until).max()
-        value: dt.date | None = frame.collect().item()
-        return value
+    def latest(
+        self, dataset: str, columns: Sequence[str], untils: Sequence[dt.date]
+    ) -> list[dt.date | None]:
+        """The latest date in any of `columns` up to each of `untils` (the data's as-of
+        date, its end), in one scan."""
+        if not self.source.has(dataset) or not columns:
+            return [None] * len(untils)
+        days = [pl.col(column).cast(pl.Date) for column in columns]
+        maxima = [
+            pl.max_horizontal(pl.when(day <= until).then(day) for day in days).max().alias(str(i))
+            for i, until in enumerate(untils)
+        ]
+        row = self.translator.scan(dataset).select(maxima).collect().row(0)
+        return list(row)
 
     def query(self, sql: str, *, limit: int | None = None, masked: bool = False) -> pl.DataFrame:
         """Polars SQL over every available dataset (a table named as in datasets.md)."""

@@ -34,8 +34,7 @@ from kpitool.data.schema import DATASETS
 from kpitool.errors import DataError, UsageError
 from kpitool.history.store import hash_inputs
 from kpitool.log import logger
-from kpitool.measure import cached
-from kpitool.measure.freshness import freshness, require_data
+from kpitool.measure.freshness import Freshness, freshness, require_data
 from kpitool.measure.listing import exceptions
 from kpitool.output import atomic_write, folder_lock, safe_filename
 from kpitool.plan.analysis import datasets_of
@@ -56,10 +55,11 @@ from kpitool.report.workbook import Notes, write_workbooks
 from kpitool.resources import BUNDLED_TEMPLATES
 from kpitool.rules.model import RuleSet
 
-__all__ = ["AS_OF_COLUMNS", "ReportSummary", "render_reports"]
+__all__ = ["AS_OF_DATASETS", "ReportSummary", "render_reports"]
 
-AS_OF_COLUMNS = (("counter_visits", "arrived_at"), ("claims", "reported_at"))
-"""Where a report's "data as of" date comes from: the latest of these up to the month's end."""
+AS_OF_DATASETS = ("counter_visits", "claims")
+"""Where a report's "data as of" date comes from: their latest event date (`EVENT_DATES`:
+arrival, report) up to the month's end."""
 
 
 @dataclass
@@ -107,10 +107,9 @@ def _quality(source: DataSource, ruleset: RuleSet, lang: Lang) -> list[str]:
     return lines or [L["dq_clean"]]
 
 
-def _as_of(engine: Engine, month: Period) -> str:
+def _as_of(fresh: Freshness, month: Period) -> str:
     """The latest date in the counter visits or claims up to the month's end (data as-of)."""
-    found = [cached.latest(engine, n, c, month.last_day) for n, c in AS_OF_COLUMNS]
-    days = [day for day in found if day is not None]
+    days = [d.latest for d in fresh.datasets if d.dataset in AS_OF_DATASETS and d.latest]
     return str(max(days) if days else month.last_day)
 
 
@@ -125,7 +124,7 @@ class _Facts:
     inputs: list[dict[str, Any]]
 
 
-def _facts(engine: Engine, month: Period, ruleset: RuleSet, lang: Lang) -> _Facts:
+def _facts(engine: Engine, month: Period, fresh: Freshness, ruleset: RuleSet, lang: Lang) -> _Facts:
     """The report's facts about the data: checked row by row when it is local, else (a URL
     only Spark reaches: hdfs://, s3a:// …) said so on the quality note."""
     branches = engine.reference("branches")
@@ -136,8 +135,8 @@ def _facts(engine: Engine, month: Period, ruleset: RuleSet, lang: Lang) -> _Fact
     if local is None:
         names = [name for name in DATASETS if engine.columns(name) is not None]
         inputs = [{"dataset": name, "path": engine.where(name)} for name in names]
-        return _Facts(table, _as_of(engine, month), [LABELS[lang]["dq_spark"]], inputs)
-    return _Facts(table, _as_of(engine, month), _quality(local, ruleset, lang), hash_inputs(local))
+        return _Facts(table, _as_of(fresh, month), [LABELS[lang]["dq_spark"]], inputs)
+    return _Facts(table, _as_of(fresh, month), _quality(local, ruleset, lang), hash_inputs(local))
 
 
 _COMPANY_FILES = ("index", "company")
@@ -222,9 +221,9 @@ def render_reports(
     env = _environment(templates)
     summary = ReportSummary(Path(out) / str(the_month))
     timings = summary.timings
-    facts = _facts(engine, the_month, ruleset, lang)
     fresh = freshness(engine, the_month, stale_days)
     require_data(fresh, allow_empty=allow_empty, require_fresh=require_fresh)
+    facts = _facts(engine, the_month, fresh, ruleset, lang)
     every = _branches(facts.branches, None)
     chosen = _branches(facts.branches, branches)
     timings["data_check"] = time.perf_counter() - started

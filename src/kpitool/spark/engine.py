@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 
 import polars as pl
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from kpitool.data.catalogue import DataSource
@@ -89,14 +89,22 @@ class SparkEngine:
     def _frame(self, plan: Plan) -> DataFrame:
         return translated(plan, self.translator)
 
-    def latest(self, dataset: str, column: str, until: dt.date) -> dt.date | None:
-        """The latest date of a dataset's column up to `until` (the data's as-of date)."""
-        if not self.data.has(dataset):
-            return None
-        day = F.to_date(F.col(column))
+    def latest(
+        self, dataset: str, columns: Sequence[str], untils: Sequence[dt.date]
+    ) -> list[dt.date | None]:
+        """The latest date in any of `columns` up to each of `untils` (the data's as-of
+        date, its end), in one scan."""
+        if not self.data.has(dataset) or not columns:
+            return [None] * len(untils)
+        days = [F.to_date(F.col(column)) for column in columns]
+
+        def latest_until(until: dt.date) -> Column:
+            kept = [F.when(day <= F.lit(until), day) for day in days]
+            return F.max(kept[0] if len(kept) == 1 else F.greatest(*kept))  # nulls skipped
+
         with spark_errors(f"dataset {dataset}"):
-            rows = self.data.read(dataset).filter(day <= F.lit(until)).select(F.max(day)).collect()
-        return rows[0][0] if rows else None
+            rows = self.data.read(dataset).select(*map(latest_until, untils)).collect()
+        return list(rows[0]) if rows else [None] * len(untils)
 
     def query(self, sql: str, *, limit: int | None = None, masked: bool = False) -> pl.DataFrame:
         """Spark SQL over every available dataset (a view named as in datasets.md); with
