@@ -16,6 +16,7 @@ import pytest
 from kpitool import evaluate, load_rules, open_data
 from kpitool.data.schema import GRAIN_COLUMNS
 from kpitool.measure.evaluate import read_tables, scoped_plans, source_of
+from kpitool.measure.listing import exception_plan
 from kpitool.measure.scoring import prior_month
 from kpitool.plan.analysis import bucketable, denominator_rule, scopes
 from kpitool.plan.measures import Grouping, summable, with_denominator
@@ -125,3 +126,22 @@ def test_buckets_split_the_entities_into_disjoint_sets_that_cover_them() -> None
     assert sum(part.len() for part in parts) == every.len() == every.n_unique()
     assert set(pl.concat(parts).to_list()) == set(every.to_list())
     assert not bucketable(load_rules().get("investigators.low_positive_rate"))  # OVER ()
+
+
+def test_plans_over_the_same_rows_collected_together_give_each_its_own_rows() -> None:
+    """The three callback lists read the same population (the engine builds it once for
+    them); each list is the one its plan alone gives, in the order the plans were asked."""
+    engine = PolarsEngine(open_data(BUNDLED_DATA))
+    rules = load_rules()
+    month = parse_month("2015-03")
+    ids = ["callbacks.agent_phone", "claims.mandatory_investigation", "callbacks.shared_phone"]
+    ids.append("callbacks.suspected_total")
+    plans = [exception_plan(engine, rules, rule_id, month) for rule_id in ids]
+    assert plans[0].population == plans[2].population == plans[3].population
+    assert plans[0].population != plans[1].population
+    together = engine.collect(plans)
+    alone = [engine.collect([plan])[0] for plan in plans]
+    assert [f.height for f in together] == [f.height for f in alone]
+    assert all(a.equals(b) for a, b in zip(together, alone, strict=True))
+    assert together[0].height > 0 and together[1].height > 0  # each list has rows to compare
+    assert together[2].columns != together[1].columns

@@ -21,7 +21,7 @@ from kpitool.plan.population import PERIOD_COLUMNS, Missing, population
 from kpitool.plan.steps import BRANCH_ROWS, Listing, Plan, Population
 from kpitool.rules.model import Rule, RuleSet
 
-__all__ = ["drill_rows", "exceptions", "numerator_rows"]
+__all__ = ["drill_rows", "exception_plan", "exceptions", "numerator_rows"]
 
 
 def _population(
@@ -52,6 +52,20 @@ def exceptions(
     branches: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """The exception rows of a detection rule for a month: `branch_id` first, then its columns."""
+    plan = exception_plan(engine, ruleset, rule_id, month, branches=branches)
+    return cached.collect(engine, [plan])[0]
+
+
+def exception_plan(
+    engine: Engine,
+    ruleset: RuleSet,
+    rule_id: str,
+    month: Period,
+    *,
+    branches: tuple[str, ...] = (),
+) -> Listing:
+    """The plan of `exceptions` (to collect several lists in one call: lists over the same
+    rows are then built together)."""
     rule = ruleset.get(rule_id)
     if not rule.detection:
         listed = ", ".join(r.id for r in ruleset if r.detection)
@@ -68,7 +82,7 @@ def exceptions(
         held = set(pop.columns)
     show = list(spec.show) if spec is not None else []
     lead = ["branch_id"] if "branch_id" in held else []
-    plan = Listing(
+    return Listing(
         pop,
         tuple(lead + [c for c in show if c not in lead]),
         where=None if grouped else (spec.where if spec and spec.where else rule.measure.condition),
@@ -76,7 +90,6 @@ def exceptions(
         having=spec.having if spec is not None else None,
         branches=branches if lead else (),
     )
-    return cached.collect(engine, [plan])[0]
 
 
 def _shown_columns(rule: Rule, columns: list[str]) -> list[str]:

@@ -79,7 +79,8 @@ class PolarsEngine:
 
     def collect(self, plans: Sequence[Plan]) -> list[pl.DataFrame]:
         lazy = [self.lazy(plan) for plan in plans]
-        return collect(lazy, self.source, [set(p.population.datasets) for p in plans])
+        datasets = [set(p.population.datasets) for p in plans]
+        return collect(lazy, self.source, datasets, [p.population for p in plans])
 
     def latest(
         self, dataset: str, columns: Sequence[str], untils: Sequence[dt.date]

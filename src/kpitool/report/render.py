@@ -34,12 +34,14 @@ from kpitool.data.schema import DATASETS
 from kpitool.errors import DataError, UsageError
 from kpitool.history.store import hash_inputs
 from kpitool.log import logger
+from kpitool.measure import cached
 from kpitool.measure.freshness import Freshness, freshness, require_data
-from kpitool.measure.listing import exceptions
+from kpitool.measure.listing import exception_plan
 from kpitool.output import atomic_write, folder_lock, safe_filename
 from kpitool.plan.analysis import datasets_of
 from kpitool.plan.engine import Engine
 from kpitool.plan.periods import Period, trend_periods
+from kpitool.plan.steps import Listing
 from kpitool.report.changes import read_changes, record, results_with_history
 from kpitool.report.columns import colgroup
 from kpitool.report.context import ReportData, branch_context, company_context
@@ -177,15 +179,18 @@ def _exception_lists(
 ) -> dict[str, pl.DataFrame]:
     """Every detection rule's exception rows, masked unless `unmask`; rules whose data is
     missing are left out (their scorecard line already says n/a and why)."""
-    listed = {}
+    plans: dict[str, Listing] = {}
     for rule in ruleset:
         if rule.detection:
             try:
-                rows = exceptions(engine, ruleset, rule.id, month)
-                listed[rule.id] = rows if unmask else mask_frame(rows)
+                plans[rule.id] = exception_plan(engine, ruleset, rule.id, month)
             except DataError:
                 continue
-    return listed
+    found = cached.collect(engine, list(plans.values()))  # lists over the same rows together
+    return {
+        rule_id: rows if unmask else mask_frame(rows)
+        for rule_id, rows in zip(plans, found, strict=True)
+    }
 
 
 def render_reports(
