@@ -15,7 +15,7 @@ import polars as pl
 
 from kpitool.data.catalogue import DataSource
 from kpitool.plan.engine import translated
-from kpitool.plan.steps import Plan
+from kpitool.plan.steps import Listing, Plan
 from kpitool.plan.workdays import workday_index
 from kpitool.polars.query import run_query
 from kpitool.polars.streaming import collect, diagnose
@@ -80,7 +80,9 @@ class PolarsEngine:
     def collect(self, plans: Sequence[Plan]) -> list[pl.DataFrame]:
         lazy = [self.lazy(plan) for plan in plans]
         datasets = [set(p.population.datasets) for p in plans]
-        return collect(lazy, self.source, datasets, [p.population for p in plans])
+        # lists are small: those over the same rows are built together; measures one by one
+        shared = [p.population if isinstance(p, Listing) else None for p in plans]
+        return collect(lazy, self.source, datasets, shared)
 
     def latest(
         self, dataset: str, columns: Sequence[str], untils: Sequence[dt.date]
