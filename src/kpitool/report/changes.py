@@ -248,21 +248,14 @@ def record(
 
 
 def results_with_history(
-    out: Path | str,
-    month: Period,
-    months: Sequence[Period],
-    engine: Engine,
-    ruleset: RuleSet,
-    *,
-    by: Sequence[str] = (),
+    out: Path | str, month: Period, months: Sequence[Period], engine: Engine, ruleset: RuleSet
 ) -> pl.DataFrame:
     """The results of `months`: those earlier months whose report is recorded (same tool and
-    rules version) read from the history, the others, and always `month`, evaluated (also
-    `by` those grains: the history holds company and branch rows only)."""
+    rules version) read from the history, the others, and always `month`, evaluated."""
     earlier = [str(m) for m in months if m != month]
     recorded = reported_results(out, earlier, __version__, ruleset.version)
     missing = [m for m in months if str(m) not in recorded]
-    fresh = evaluate(engine, ruleset, missing, by=by)
+    fresh = evaluate(engine, ruleset, missing)
     return pl.concat([*recorded.values(), fresh], how="vertical_relaxed")
 
 

@@ -17,7 +17,7 @@ from kpitool.plan.periods import Period
 from kpitool.plan.steps import BRANCH_ROWS
 from kpitool.rules.model import RuleSet
 
-__all__ = ["CAUSE_SCOPES", "DRILL_ROWS", "Cause", "Findings", "find"]
+__all__ = ["DRILL_ROWS", "Cause", "Findings", "find"]
 
 DRILL_ROWS = 10
 """Rows of a drill-down shown on a page: enough to act on, the count says how many more."""
@@ -26,8 +26,6 @@ _GRAINS = (
     ("counter", "counters", "counter_id", "counter_name"),
     ("agent", "agents", "agent_id", ""),
 )
-CAUSE_SCOPES = tuple(grain for grain, *_ in _GRAINS)
-"""The grains a figure's causes are looked for in (`evaluate(…, by=CAUSE_SCOPES)`)."""
 
 
 @dataclass(frozen=True)
@@ -67,18 +65,10 @@ def _owners(engine: Engine) -> dict[tuple[str, str], tuple[str, str]]:
 
 
 def _causes(
-    engine: Engine,
-    ruleset: RuleSet,
-    month: Period,
-    missing: list[tuple[str, str]],
-    grains: pl.DataFrame | None,
+    engine: Engine, ruleset: RuleSet, month: Period, missing: list[tuple[str, str]]
 ) -> dict[tuple[str, str], list[Cause]]:
     rule_ids = sorted({rule_id for rule_id, _ in missing})
-    by_grain = (
-        evaluate(engine, ruleset, [month], rule_ids=rule_ids, by=CAUSE_SCOPES)
-        if grains is None
-        else grains
-    )
+    by_grain = evaluate(engine, ruleset, [month], rule_ids=rule_ids, by=("counter", "agent"))
     owners = _owners(engine)
     wanted = set(missing)
     causes: dict[tuple[str, str], list[Cause]] = {}
@@ -108,13 +98,10 @@ def find(
     *,
     unmask: bool,
     listed: Mapping[str, pl.DataFrame] | None = None,
-    grains: pl.DataFrame | None = None,
 ) -> Findings:
     """The causes and drill-downs of every branch figure of `month` that fails or warns; a
     branch with rows in its rule's detection list (`listed`) needs no drill-down: the page
-    shows the list (three lists of callbacks took as long again as drills). `grains`: the
-    month's results by `CAUSE_SCOPES` when already evaluated (else they are, for the
-    failing rules)."""
+    shows the list (three lists of callbacks took as long again as drills)."""
     bad = results.filter(
         (pl.col("period") == str(month))
         & (pl.col("scope") == "branch")
@@ -123,7 +110,7 @@ def find(
     missing = list(bad.select("rule_id", "scope_id").iter_rows())
     if not missing:
         return Findings()
-    findings = Findings(causes=_causes(engine, ruleset, month, missing, grains))
+    findings = Findings(causes=_causes(engine, ruleset, month, missing))
     by_rule: dict[str, list[str]] = {}
     for rule_id, branch in missing:
         if branch not in _listed_branches((listed or {}).get(rule_id)):

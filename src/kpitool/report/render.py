@@ -35,7 +35,7 @@ from kpitool.plan.periods import Period, trend_periods
 from kpitool.report.changes import read_changes, record, results_with_history
 from kpitool.report.columns import colgroup
 from kpitool.report.context import ReportData, branch_context, company_context
-from kpitool.report.findings import CAUSE_SCOPES, find
+from kpitool.report.findings import find
 from kpitool.report.format import Lang, period_title
 from kpitool.report.freshness import freshness_note
 from kpitool.report.inputs import exception_lists, report_facts
@@ -157,23 +157,11 @@ def render_reports(
             the_month.same_period_last_year(),
         }
     )
-    # the counters and agents behind a branch's figure in the same pass (a tenth more time
-    # than without, a third of evaluating the failing rules by them again)
-    evaluated = results_with_history(out, the_month, months, engine, ruleset, by=CAUSE_SCOPES)
-    by_grain = pl.col("scope").is_in(CAUSE_SCOPES)
-    results = evaluated.filter(~by_grain)
+    results = results_with_history(out, the_month, months, engine, ruleset)
     timings["evaluate"] = time.perf_counter() - step
     step = time.perf_counter()
     listed = exception_lists(the_month, engine, ruleset, unmask=unmask)
-    findings = find(
-        engine,
-        ruleset,
-        the_month,
-        results,
-        unmask=unmask,
-        listed=listed,
-        grains=evaluated.filter(by_grain & (pl.col("period") == str(the_month))),
-    )
+    findings = find(engine, ruleset, the_month, results, unmask=unmask, listed=listed)
     timings["exceptions"] = time.perf_counter() - step
     campaign = measure_progress(engine, ruleset, the_month)
     changes = read_changes(out, the_month, ruleset, results, listed, every, lang)
