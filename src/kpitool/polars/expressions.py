@@ -11,7 +11,7 @@ from sqlglot import exp
 
 from kpitool.rules.expressions import ExpressionError
 
-__all__ = ["WORKDAY_INDEX", "one_row", "to_polars"]
+__all__ = ["WORKDAY_INDEX", "to_polars"]
 
 WORKDAY_INDEX = "__workday_index"
 """Parameter holding {date: number of working days up to and including it}, from `calendar`."""
@@ -38,23 +38,6 @@ def to_polars(
     `partition` columns are added to every window's PARTITION BY (the evaluated month).
     """
     return _PolarsCompiler(params or {}, qualified or {}, partition).compile(tree)
-
-
-def one_row(tree: exp.Expression, params: Mapping[str, Any] | None = None) -> pl.Expr | None:
-    """What aggregate `tree` gives for a group of one row, row by row: the value of
-    `MAX(x)`, `MIN(x)`, `MAX_BY(v, k)` or `MIN_BY(v, k)` (null where the key or FILTER rules
-    the row out); None for the others (counts, sums), which need the group."""
-    compiler = _PolarsCompiler(params or {}, {}, ())
-    node, where = tree, None
-    if isinstance(node, exp.Filter):
-        node, where = node.this, compiler.compile(node.expression.this).fill_null(False)
-    if isinstance(node, exp.ArgMax | exp.ArgMin):
-        keep = compiler.compile(node.expression).is_not_null()
-    elif isinstance(node, exp.Max | exp.Min):
-        keep = pl.lit(True)
-    else:
-        return None
-    return pl.when(keep if where is None else keep & where).then(compiler.compile(node.this))
 
 
 class _PolarsCompiler:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 import polars as pl
 
@@ -36,12 +36,11 @@ from kpitool.plan.steps import (
     Summed,
     Term,
 )
-from kpitool.polars.expressions import WORKDAY_INDEX, one_row, to_polars
+from kpitool.polars.expressions import WORKDAY_INDEX, to_polars
 
 __all__ = ["Translator"]
 
 _PARAMS: dict[str, pl.Expr] = {name: pl.col(c) for name, c in PARAM_COLUMNS.items()}
-_REPEATS = "__repeats"
 _KINDS: dict[str, pl.DataType] = {"str": pl.String(), "int": pl.Int32(), "date": pl.Date()}
 
 
@@ -117,29 +116,12 @@ class Translator:
         if isinstance(step, Covered):
             return self._covered(frame, step)
         if isinstance(step, Entities):
-            return self._entities(frame, step)
+            aggs = [self.compile(text).alias(name) for name, text in step.columns]
+            return frame.group_by(step.key, step.by).agg(aggs)
         if isinstance(step, PeriodDates):
             dates = inline(pop.periods).select(PERIOD_DATES)
             return frame.join(dates, on=step.by)
         raise TypeError(f"unknown step {step!r}")
-
-    def _entities(self, frame: pl.LazyFrame, step: Entities) -> pl.LazyFrame:
-        """One row per (key, by). A group of one row is that row: when every column is a
-        max/min(-by), only keys that may repeat (by a 64-bit hash: a superset) are grouped,
-        a fraction of the cost where most keys occur once (old customers)."""
-        aggs = [self.compile(text).alias(name) for name, text in step.columns]
-        singles = [one_row(parsed(text), _PARAMS) for _, text in step.columns]
-        if any(single is None for single in singles):
-            return frame.group_by(step.key, step.by).agg(aggs)
-        repeats = (pl.col(step.key).hash(seed=0) ^ pl.col(step.by).hash(seed=1)).is_duplicated()
-        flagged = frame.with_columns(repeats.alias(_REPEATS))
-        once = flagged.filter(~pl.col(_REPEATS)).select(
-            step.key,
-            step.by,
-            *(cast(pl.Expr, s).alias(n) for s, (n, _) in zip(singles, step.columns, strict=True)),
-        )
-        grouped = flagged.filter(pl.col(_REPEATS)).group_by(step.key, step.by).agg(aggs)
-        return pl.concat([once, grouped], how="vertical_relaxed")
 
     def _lookup(self, frame: pl.LazyFrame, step: ApplyLookup, base: pl.LazyFrame) -> pl.LazyFrame:
         """Copy a lookup's columns or flags; with `narrow`, the other dataset is first cut to
