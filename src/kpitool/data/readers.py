@@ -175,8 +175,7 @@ def _readable(path: Path, spec: SourceSpec) -> tuple[Path, str]:
 def overlong(path: Path, spec: SourceSpec) -> list[LongLine]:
     """A CSV's lines too long to be rows (none for Parquet and workbooks): Polars would hold
     each in memory, so a file with one is refused before Polars reads it."""
-    fmt = spec.format or ("parquet" if path.suffix == ".parquet" else "csv")
-    if fmt != "csv" or is_excel(path, spec):
+    if _format(path, spec) != "csv" or is_excel(path, spec):
         return []
     readable, encoding = _readable(path, spec)
     return long_lines(readable, spec.delimiter, path, encoding)
@@ -189,9 +188,14 @@ def location(path: Path, spec: SourceSpec, schema: Dataset) -> str:
     return f"{path}, sheet {read_sheet(path, spec, schema, ROW).name}"
 
 
+def _format(path: Path, spec: SourceSpec) -> str:
+    """How a file is read: `format:` says so, else its suffix (Parquet; CSV otherwise)."""
+    return spec.format or ("parquet" if path.suffix == ".parquet" else "csv")
+
+
 def is_parquet(path: Path, spec: SourceSpec) -> bool:
     """Whether a file is read as Parquet: `format:` says so, or its suffix does."""
-    return (spec.format or ("parquet" if path.suffix == ".parquet" else "csv")) == "parquet"
+    return _format(path, spec) == "parquet"
 
 
 def raw_frame(
@@ -201,7 +205,7 @@ def raw_frame(
     row index keeps filters out of the Parquet scan); CSV and Excel values as text (a
     workbook's `__row` is the row number Excel shows)."""
     renames = dict(spec.columns)
-    fmt = spec.format or ("parquet" if path.suffix == ".parquet" else "csv")
+    fmt = _format(path, spec)
     where = str(path)
     try:
         if is_excel(path, spec):
