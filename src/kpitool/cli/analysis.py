@@ -198,7 +198,7 @@ def evaluate_command(
         record=cfg["out"] if record else None,
         allow_empty=allow_empty,
     )
-    print_left_out(ctx, cfg["data"], ruleset, rule)
+    print_left_out(ctx, lambda: api.left_out(cfg["data"], ruleset, rule_ids=rule or None))
     shown = filter_status(results, [s.value for s in status]) if status else results
     emit(
         shown,
@@ -261,7 +261,7 @@ def exceptions_command(
         unmask=unmask,
         out=out,
     )
-    print_left_out(ctx, cfg["data"], ruleset, [rule_id])
+    print_left_out(ctx, lambda: api.left_out(cfg["data"], ruleset, rule_ids=[rule_id]))
     emit(
         rows,
         fmt,
@@ -388,7 +388,7 @@ def report_command(
         require_fresh=require_fresh,
         allow_empty=allow_empty,
     )
-    print_left_out(ctx, cfg["data"], ruleset, None)
+    print_left_out(ctx, lambda: summary.left_out)  # counted by the report itself
     if not quiet:
         stdout.print(
             f"{len(summary.files)} files written to {summary.folder} "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from kpitool.api.engines import EngineName
+    from kpitool.data.excluded import LeftOut
 
 __all__ = [
     "DEFAULT_DATA",
@@ -200,13 +201,13 @@ def engine_of(config: Config) -> EngineName:
     return engine
 
 
-def print_left_out(ctx: typer.Context, data: Any, rules: Any, rule_ids: list[str] | None) -> None:
-    """A `Note:` on stderr per dataset the figures left rows out of (none with --quiet)."""
+def print_left_out(ctx: typer.Context, found: Callable[[], Iterable[LeftOut]]) -> None:
+    """A `Note:` on stderr per dataset the figures left rows out of (none with --quiet, and
+    `found` then not asked)."""
     root = ctx.find_root().obj
     if isinstance(root, dict) and root.get("quiet"):
         return
-    from kpitool import api
     from kpitool.data.excluded import notes
 
-    for line in notes(api.left_out(data, rules, rule_ids=rule_ids or None)):
+    for line in notes(found()):
         sys.stderr.write(f"Note: {line}\n")

@@ -17,7 +17,7 @@ from kpitool.data.catalogue import DataSource
 from kpitool.data.schema import dataset
 from kpitool.data.validity import invalid_rows
 
-__all__ = ["LeftOut", "left_out", "notes"]
+__all__ = ["LeftOut", "left_out", "notes", "per_dataset"]
 
 
 @dataclass(frozen=True)
@@ -65,13 +65,18 @@ def left_out(source: DataSource, names: Iterable[str]) -> list[LeftOut]:
     return found
 
 
+def per_dataset(found: Iterable[LeftOut]) -> dict[str, int]:
+    """The rows left out of each dataset, its files summed."""
+    rows: dict[str, int] = {}
+    for item in found:
+        rows[item.dataset] = rows.get(item.dataset, 0) + item.rows
+    return rows
+
+
 def notes(found: Iterable[LeftOut]) -> list[str]:
     """One line per dataset: how many of its rows were left out and where they are listed."""
-    per_dataset: dict[str, int] = {}
-    for item in found:
-        per_dataset[item.dataset] = per_dataset.get(item.dataset, 0) + item.rows
     return [
         f"{name}: {rows} row{'s' if rows != 1 else ''} left out (values that cannot be true; "
         "`kpitool data check` lists them)"
-        for name, rows in per_dataset.items()
+        for name, rows in per_dataset(found).items()
     ]

@@ -3,14 +3,14 @@ date, the quality note, the inputs' hashes) and the detection rules' exception l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from kpitool.data.catalogue import DataSource
 from kpitool.data.check import check_data
-from kpitool.data.excluded import left_out
+from kpitool.data.excluded import LeftOut, left_out, per_dataset
 from kpitool.data.privacy import mask_frame
 from kpitool.data.schema import DATASETS
 from kpitool.errors import DataError
@@ -33,7 +33,7 @@ AS_OF_DATASETS = ("counter_visits", "claims")
 arrival, report) up to the month's end."""
 
 
-def _quality(source: DataSource, ruleset: RuleSet, lang: Lang) -> list[str]:
+def _quality(source: DataSource, found: list[LeftOut], lang: Lang) -> list[str]:
     """The data check's errors per dataset, the rows the figures leave out, what is missing."""
     report = check_data(source)
     L = LABELS[lang]
@@ -42,11 +42,8 @@ def _quality(source: DataSource, ruleset: RuleSet, lang: Lang) -> list[str]:
         for d in report.datasets
         if d.errors
     ]
-    read = {name for rule in ruleset for name in datasets_of(rule)}
-    excluded: dict[str, int] = {}
-    for item in left_out(source, read):
-        excluded[item.dataset] = excluded.get(item.dataset, 0) + item.rows
-    lines += [L["dq_left_out"].format(dataset=d, rows=n) for d, n in excluded.items()]
+    excluded = per_dataset(found).items()
+    lines += [L["dq_left_out"].format(dataset=d, rows=n) for d, n in excluded]
     missing = [d.dataset for d in report.datasets if d.files == 0]
     if missing:
         lines.append(L["dq_missing"].format(datasets=", ".join(missing)))
@@ -62,12 +59,13 @@ def _as_of(fresh: Freshness, month: Period) -> str:
 @dataclass
 class Facts:
     """What a report reads besides results: branches, the data's as-of date, the quality
-    note and the inputs recorded in the manifest."""
+    note, the inputs recorded in the manifest and the rows the figures leave out."""
 
     branches: pl.DataFrame
     as_of: str
     quality: list[str]
     inputs: list[dict[str, Any]]
+    left_out: list[LeftOut] = field(default_factory=list)
 
 
 def report_facts(
@@ -84,7 +82,9 @@ def report_facts(
         names = [name for name in DATASETS if engine.columns(name) is not None]
         inputs = [{"dataset": name, "path": engine.where(name)} for name in names]
         return Facts(table, _as_of(fresh, month), [LABELS[lang]["dq_spark"]], inputs)
-    return Facts(table, _as_of(fresh, month), _quality(local, ruleset, lang), hash_inputs(local))
+    found = left_out(local, {name for rule in ruleset for name in datasets_of(rule)})
+    quality = _quality(local, found, lang)
+    return Facts(table, _as_of(fresh, month), quality, hash_inputs(local), found)
 
 
 def exception_lists(

@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from kpitool import __version__
+from kpitool.data.excluded import LeftOut
 from kpitool.errors import UsageError
 from kpitool.log import logger
 from kpitool.measure.freshness import freshness, require_data
@@ -58,6 +59,8 @@ class ReportSummary:
     folder: Path
     files: list[Path] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    left_out: list[LeftOut] = field(default_factory=list)
+    """The rows the figures left out (values that cannot be true), per file."""
 
 
 def _environment(templates: Path | None) -> jinja2.Environment:
@@ -145,6 +148,7 @@ def render_reports(
     fresh = freshness(engine, the_month, stale_days)
     require_data(fresh, allow_empty=allow_empty, require_fresh=require_fresh)
     facts = report_facts(engine, the_month, fresh, ruleset, lang)
+    summary.left_out = facts.left_out
     every = _branches(facts.branches, None)
     chosen = _branches(facts.branches, branches)
     timings["data_check"] = time.perf_counter() - started
