@@ -15,7 +15,8 @@ import pytest
 
 from kpitool import evaluate, load_rules, open_data
 from kpitool.data.schema import GRAIN_COLUMNS
-from kpitool.measure.evaluate import read_tables, scoped_plans, source_of
+from kpitool.measure.evaluate import broken_down, read_tables, scoped_plans, source_of
+from kpitool.measure.evaluate import evaluate as evaluate_on
 from kpitool.measure.listing import exception_plan
 from kpitool.measure.scoring import prior_month
 from kpitool.plan.analysis import bucketable, denominator_rule, scopes
@@ -42,7 +43,9 @@ def _same(a: float | None, b: float | None) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
 
 
-@pytest.mark.parametrize("months", [("2015-03",), ("2015-12", "2015-06"), YEAR])
+@pytest.mark.parametrize(
+    "months", [("2015-03",), ("2015-12", "2015-06"), ("2015-03", "2014-03"), YEAR]
+)
 @pytest.mark.parametrize("by", [(), ("counter", "channel", "agent")])
 @pytest.mark.parametrize("buckets", [1, 3])
 def test_every_shared_rule_measures_what_it_measures_alone(
@@ -77,6 +80,21 @@ def test_every_shared_rule_measures_what_it_measures_alone(
         for key, (numerator, denominator) in mine.items():
             want = theirs[key]
             assert _same(numerator, want[0]) and _same(denominator, want[1]), (rule_id, key)
+
+
+def test_only_rules_whose_rows_carry_a_grain_are_evaluated_by_it() -> None:
+    # The report looks for the counters and agents behind a missed figure: a rule whose
+    # rows carry neither (old customers carry a branch and a channel) is not evaluated again.
+    engine = PolarsEngine(open_data(BUNDLED_DATA))
+    rules = load_rules()
+    month = parse_month("2015-03")
+    grains = ("counter", "agent")
+    kept = broken_down(engine, rules, [r.id for r in rules], grains, month)
+    assert "counter.queue_time_avg" in kept and "callbacks.agent_phone" in kept
+    assert "customers.repeat_purchase_rate" not in kept
+    by_grain = evaluate_on(engine, rules, [month], by=grains)
+    found = set(by_grain.filter(pl.col("scope").is_in(grains))["rule_id"])
+    assert found == set(kept)
 
 
 def test_a_missing_lookup_dataset_makes_only_its_rules_na(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from kpitool.plan.population import Missing, Source, population
 from kpitool.plan.steps import PERIOD, Inline, Part, Plan, Scoped, Term
 from kpitool.rules.model import Rule, RuleSet
 
-__all__ = ["branch_ids", "evaluate", "read_tables", "scoped_plans", "source_of"]
+__all__ = ["branch_ids", "broken_down", "evaluate", "read_tables", "scoped_plans", "source_of"]
 
 
 def read_tables(engine: Engine) -> TargetTables:
@@ -180,6 +180,24 @@ def evaluate(
     )
     owners = _owners(engine) if branches else {}
     return score(chosen, months, measured, missing, tables, branch_ids(engine), branches, owners)
+
+
+def broken_down(
+    engine: Engine, ruleset: RuleSet, rule_ids: Sequence[str], by: Sequence[str], month: Period
+) -> list[str]:
+    """The rules among `rule_ids` whose rows carry one of the `by` grains: the others have
+    no finer figure to give (an old customer has no counter), so need no evaluation by it."""
+    source = source_of(engine, read_tables(engine))
+    kept = []
+    for rule_id in rule_ids:
+        rule = ruleset.get(rule_id)
+        try:
+            found = scopes(rule, by, population(rule, source, [month]).columns)
+        except Missing:
+            continue
+        if set(by) & set(found):
+            kept.append(rule_id)
+    return kept
 
 
 def _by_month(

@@ -157,6 +157,10 @@ class Grouping:
         self.months[rule.id] = [str(m) for m in months]
         split = self.month_by_month and _per_month(rule) and len(months) > 1
         chunks = [(m,) for m in months] if split else [tuple(months)]
+        if entities_by_year(rule) and len({m.year_first_day for m in months}) > 1:
+            split = True  # one year's entities per plan: a year and the same month last year
+            years = sorted({m.year_first_day for m in months})
+            chunks = [tuple(m for m in months if m.year_first_day == y) for y in years]
         members = [_Member(Part(rule.id, figures(rule)), rule, c, tuple(scopes)) for c in chunks]
         denominator = rule.measure.denominator
         if denominator is not None:

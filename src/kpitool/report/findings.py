@@ -10,7 +10,7 @@ import polars as pl
 
 from kpitool.data.privacy import mask_frame
 from kpitool.errors import DataError
-from kpitool.measure.evaluate import evaluate
+from kpitool.measure.evaluate import broken_down, evaluate
 from kpitool.measure.listing import drill_rows
 from kpitool.plan.engine import Engine
 from kpitool.plan.periods import Period
@@ -67,8 +67,11 @@ def _owners(engine: Engine) -> dict[tuple[str, str], tuple[str, str]]:
 def _causes(
     engine: Engine, ruleset: RuleSet, month: Period, missing: list[tuple[str, str]]
 ) -> dict[tuple[str, str], list[Cause]]:
-    rule_ids = sorted({rule_id for rule_id, _ in missing})
-    by_grain = evaluate(engine, ruleset, [month], rule_ids=rule_ids, by=("counter", "agent"))
+    grains = ("counter", "agent")
+    rule_ids = broken_down(engine, ruleset, sorted({r for r, _ in missing}), grains, month)
+    if not rule_ids:
+        return {}
+    by_grain = evaluate(engine, ruleset, [month], rule_ids=rule_ids, by=grains)
     owners = _owners(engine)
     wanted = set(missing)
     causes: dict[tuple[str, str], list[Cause]] = {}
