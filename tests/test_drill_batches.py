@@ -39,6 +39,23 @@ def engine_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def _drilled(
+    folder: Path, engine_name: str, rule_id: str, branches: list[str], column: str
+) -> list[tuple[object, ...]]:
+    """(branch, `column`, the branch's row count) of each row drilled, two a branch, sorted."""
+    rows = drill_rows(
+        open_engine(folder, engine_name),
+        load_rules(),
+        rule_id,
+        parse_period("2015-03"),
+        branches=branches,
+        limit=None,
+        per_branch=2,
+    )
+    assert rows is not None
+    return sorted((r["branch_id"], r[column], r[BRANCH_ROWS]) for r in rows.iter_rows(named=True))
+
+
 def test_each_branch_gets_its_first_rows_and_its_count(tmp_path: Path, engine_name: str) -> None:
     # cards.manual_share: lower is better, so the drill-down lists the manual cards.
     # B1 has three (p3, p1, p2 in file order) and one automatic card, B2 one, B3 none.
@@ -53,20 +70,7 @@ def test_each_branch_gets_its_first_rows_and_its_count(tmp_path: Path, engine_na
     ]
     write_dataset(tmp_path, "branches", BRANCHES)
     write_dataset(tmp_path, "policies", policies)
-    engine = open_engine(tmp_path, engine_name)
-    rows = drill_rows(
-        engine,
-        load_rules(),
-        "cards.manual_share",
-        parse_period("2015-03"),
-        branches=["B1", "B2", "B3"],
-        limit=None,
-        per_branch=2,
-    )
-    assert rows is not None
-    got = sorted(
-        (r["branch_id"], r["policy_id"], r[BRANCH_ROWS]) for r in rows.iter_rows(named=True)
-    )
+    got = _drilled(tmp_path, engine_name, "cards.manual_share", ["B1", "B2", "B3"], "policy_id")
     # the first two of B1's three in sort order (p1, p2), with B1's count 3; B2's one
     assert got == [("B1", "p1", 3), ("B1", "p2", 3), ("B2", "q1", 1)]
 
@@ -82,40 +86,52 @@ def _old(pid: str, branch: str, holder: str, day: str, line: str = "short") -> d
     }
 
 
+OLD_CUSTOMERS = [
+    _old("a1", "B1", "H1", "2014-05-01"),
+    _old("a2", "B2", "H1", "2014-11-01"),  # H1 belongs to B2, buys nothing: listed
+    _old("b1", "B1", "H2", "2013-01-01"),
+    _old("b2", "B1", "H2", "2015-03-01", "long"),  # H2 bought: not listed
+    _old("c1", "B1", "H3", "2014-12-31"),  # H3 in B1: listed
+    _old("d1", "B1", "H4", "2014-02-02"),  # H4 in B1: listed
+    _old("e1", "B1", "H5", "2014-03-03"),  # H5 in B1: listed
+    _old("f1", "B2", "H6", "2014-06-06"),
+    _old("f2", "B2", "H6", "2015-01-20", "long"),  # H6 bought
+    _old("g1", "B3", "H7", "2014-07-07"),  # B3 not asked for
+]
+
+
+@pytest.mark.parametrize(
+    ("asked", "want"),
+    [
+        (["B1"], [("B1", "H3", 3), ("B1", "H4", 3)]),  # H1 has a row in B1, but is B2's
+        (["B2"], [("B2", "H1", 1)]),
+        (["B1", "B2"], [("B1", "H3", 3), ("B1", "H4", 3), ("B2", "H1", 1)]),
+    ],
+)
+def test_a_few_branches_entities_are_grouped_from_their_holders_rows_alone(
+    tmp_path: Path, engine_name: str, asked: list[str], want: list[tuple[str, str, int]]
+) -> None:
+    # Of 12 branches, one or two: only the holders with a row there are grouped, in one
+    # table; a holder belongs to the branch of their latest policy all the same.
+    branches = [
+        {"branch_id": f"B{i}", "branch_name": str(i), "level": "city"} for i in range(1, 13)
+    ]
+    write_dataset(tmp_path, "branches", branches)
+    write_dataset(tmp_path, "policies", OLD_CUSTOMERS)
+    rule = "customers.repeat_purchase_rate"
+    assert _drilled(tmp_path, engine_name, rule, asked, "policyholder_id") == want
+
+
 def test_entity_drill_downs_in_buckets_list_what_one_plan_would(
     tmp_path: Path, engine_name: str
 ) -> None:
     # customers.repeat_purchase_rate: the old customers (a policy before 1 January, in the
     # branch of their latest one) who bought no long policy this year. The Polars engine
     # groups them in buckets of keys; the listing must not depend on that.
-    policies = [
-        _old("a1", "B1", "H1", "2014-05-01"),
-        _old("a2", "B2", "H1", "2014-11-01"),  # H1 belongs to B2, buys nothing: listed
-        _old("b1", "B1", "H2", "2013-01-01"),
-        _old("b2", "B1", "H2", "2015-03-01", "long"),  # H2 bought: not listed
-        _old("c1", "B1", "H3", "2014-12-31"),  # H3 in B1: listed
-        _old("d1", "B1", "H4", "2014-02-02"),  # H4 in B1: listed
-        _old("e1", "B1", "H5", "2014-03-03"),  # H5 in B1: listed
-        _old("f1", "B2", "H6", "2014-06-06"),
-        _old("f2", "B2", "H6", "2015-01-20", "long"),  # H6 bought
-        _old("g1", "B3", "H7", "2014-07-07"),  # B3 not asked for
-    ]
     write_dataset(tmp_path, "branches", BRANCHES)
-    write_dataset(tmp_path, "policies", policies)
-    engine = open_engine(tmp_path, engine_name)
-    rows = drill_rows(
-        engine,
-        load_rules(),
-        "customers.repeat_purchase_rate",
-        parse_period("2015-03"),
-        branches=["B1", "B2"],
-        limit=None,
-        per_branch=2,
-    )
-    assert rows is not None
-    got = sorted(
-        (r["branch_id"], r["policyholder_id"], r[BRANCH_ROWS]) for r in rows.iter_rows(named=True)
-    )
+    write_dataset(tmp_path, "policies", OLD_CUSTOMERS)
+    rule = "customers.repeat_purchase_rate"
+    got = _drilled(tmp_path, engine_name, rule, ["B1", "B2"], "policyholder_id")
     # B1: H3, H4, H5 not covered (3), the first two in order; B2: H1 (1)
     assert got == [("B1", "H3", 3), ("B1", "H4", 3), ("B2", "H1", 1)]
 

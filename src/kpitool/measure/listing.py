@@ -13,8 +13,8 @@ import polars as pl
 from kpitool.data.schema import DATASETS
 from kpitool.errors import DataError, UsageError
 from kpitool.measure import cached
-from kpitool.measure.evaluate import read_tables, source_of
-from kpitool.plan.analysis import bucketable
+from kpitool.measure.evaluate import branch_ids, read_tables, source_of
+from kpitool.plan.analysis import branch_of_a_row, bucketable
 from kpitool.plan.engine import Engine
 from kpitool.plan.periods import Period
 from kpitool.plan.population import PERIOD_COLUMNS, Missing, population
@@ -30,15 +30,16 @@ def _population(
     engine: Engine,
     window_override: bool,
     bucket: tuple[int, int] | None = None,
+    branches: Sequence[str] = (),
 ) -> Population:
-    """The population of one month, for listing rows."""
+    """The population of one month, for listing rows (of `branches`, when given)."""
     period = rule.period
     spec = rule.exceptions
     if window_override and spec is not None and spec.window is not None and period is not None:
         period = period.model_copy(update={"window": spec.window})
     source = source_of(engine, read_tables(engine))
     try:
-        return population(rule, source, [month], period=period, bucket=bucket)
+        return population(rule, source, [month], period=period, bucket=bucket, branches=branches)
     except Missing as exc:
         raise DataError(f"{rule.id}: {exc}") from None
 
@@ -179,19 +180,23 @@ def drill_rows(
     if condition is not None and rule.better == "higher":
         condition = f"NOT ({condition})"
     wanted = [branch] if branch is not None else list(branches)
-    pop = _population(rule, month, engine, window_override=False)
+    pop = _population(rule, month, engine, window_override=False, branches=wanted)
     shown = [c for c in _shown_columns(rule, sorted(pop.columns)) if c not in PERIOD_COLUMNS]
     if rule.drill is not None:
         condition = rule.drill.where or condition
         lead = ["branch_id"] if "branch_id" in pop.columns else []
         shown = lead + [c for c in rule.drill.show if c in pop.columns and c not in lead] or shown
-    split = per_branch is not None and limit is None and bucketable(rule)
+    # a few branches' entities (keys with a row there) fit in one table, as one bucket does
+    few = branch_of_a_row(rule) and 0 < len(wanted) * engine.buckets <= len(branch_ids(engine))
+    split = per_branch is not None and limit is None and bucketable(rule) and not few
     count = engine.buckets if split else 1
     pops = (
         [pop]
         if count == 1
         else [
-            _population(rule, month, engine, window_override=False, bucket=(i, count))
+            _population(
+                rule, month, engine, window_override=False, bucket=(i, count), branches=wanted
+            )
             for i in range(count)
         ]
     )

@@ -17,6 +17,7 @@ from kpitool.rules.expressions import parse_expression
 from kpitool.rules.model import Rule
 
 __all__ = [
+    "branch_of_a_row",
     "bucketable",
     "datasets_of",
     "denominator_rule",
@@ -57,6 +58,21 @@ def entities_by_year(rule: Rule) -> bool:
         return False
     texts = [rule.where, *rule.columns.values(), *rule.entities.columns.values()]
     return all(parameters(text) <= _YEARLY for text in texts if text)
+
+
+def branch_of_a_row(rule: Rule) -> bool:
+    """Whether an entity's `branch_id` is the branch of one of its rows (`MAX_BY(branch_id,
+    …)`, `MIN(branch_id)` …): then a branch's entities are among the keys with a row there."""
+    if rule.entities is None or "branch_id" not in rule.entities.columns:
+        return False
+    node = parsed(rule.entities.columns["branch_id"])
+    picks = exp.ArgMax | exp.ArgMin | exp.Max | exp.Min
+    return (
+        isinstance(node, picks)
+        and isinstance(node.this, exp.Column)
+        and node.this.name == "branch_id"
+        and not node.this.table
+    )
 
 
 def pair_unit(rule: Rule) -> str | None:

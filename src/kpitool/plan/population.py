@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from kpitool.plan.analysis import entities_by_year, uses_parameters
+from kpitool.plan.analysis import branch_of_a_row, entities_by_year, uses_parameters
 from kpitool.plan.periods import Period
 from kpitool.plan.steps import (
     MONTH_INDEX,
@@ -28,6 +28,7 @@ from kpitool.plan.steps import (
     InYears,
     JoinTable,
     KeepDates,
+    KeysWith,
     MonthIndex,
     PeriodDates,
     Population,
@@ -272,10 +273,12 @@ def population(
     *,
     period: PeriodSpec | None = None,
     bucket: tuple[int, int] | None = None,
+    branches: Sequence[str] = (),
 ) -> Population:
     """The rows a rule measures, each tagged with the period (`__period`) it counts in;
     `period` overrides the rule's (an exception list's own window); `bucket` (i, n) keeps
-    the entities whose key hashes to i mod n."""
+    the entities whose key hashes to i mod n; `branches` (a listing's) lets entities be
+    grouped from the rows of the keys that have a row in one of them (a superset of theirs)."""
     period = period or rule.period
     yearly = entities_by_year(rule)
     b = _Builder(source, months)
@@ -294,6 +297,8 @@ def population(
     if rule.where:
         b.add(Filter(rule.where))
     if rule.entities is not None:
+        if branches and branch_of_a_row(rule):
+            b.add(KeysWith(rule.entities.key, "branch_id", tuple(sorted(set(branches)))))
         _entities(rule, b, yearly, bucket)
     for name, text in rule.window_columns.items():
         b.add(Derive(name, text), name)

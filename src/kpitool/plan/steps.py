@@ -30,6 +30,7 @@ __all__ = [
     "Inline",
     "JoinTable",
     "KeepDates",
+    "KeysWith",
     "Listing",
     "MonthIndex",
     "Part",
@@ -176,6 +177,17 @@ class PeriodDates:
     by: str
 
 
+@dataclass(frozen=True)
+class KeysWith:
+    """Keep every row of the keys that have a row whose `column` is one of `values`: the
+    rows of the entities one branch can have, before they are grouped (one branch's old
+    customers need its holders' rows, not all 19.5 M)."""
+
+    key: str
+    column: str
+    values: tuple[str, ...]
+
+
 Step = (
     Scan
     | KeepDates
@@ -188,6 +200,7 @@ Step = (
     | InYears
     | MonthIndex
     | Covered
+    | KeysWith
     | Entities
     | PeriodDates
 )

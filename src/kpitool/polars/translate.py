@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -26,6 +26,7 @@ from kpitool.plan.steps import (
     InYears,
     JoinTable,
     KeepDates,
+    KeysWith,
     Listing,
     MonthIndex,
     PeriodDates,
@@ -59,9 +60,18 @@ class Translator:
         self.workdays = workdays
         self.scans: dict[str, pl.LazyFrame] = {}
 
-    def compile(self, text: str, qualified: Mapping[str, str] | None = None) -> pl.Expr:
-        """A rule expression; period parameters read the row's period columns."""
+    def compile(
+        self, text: str, qualified: Mapping[str, str] | None = None, periods: Inline | None = None
+    ) -> pl.Expr:
+        """A rule expression; period parameters read the row's period columns, or are
+        constants where `periods` has one value for them (a filter on a constant reaches
+        the scan: `issued_at < :year_start` skips the year's row groups)."""
         params: dict[str, Any] = dict(_PARAMS)
+        if periods is not None:
+            constant = _constants(periods, PARAM_COLUMNS.values())
+            for name, column in PARAM_COLUMNS.items():
+                if column in constant:
+                    params[name] = constant[column].meta.undo_aliases()
         if "working_days_between" in text.lower():
             params[WORKDAY_INDEX] = self.workdays()
         return to_polars(parsed(text), params, qualified=qualified, partition=[PERIOD])
@@ -101,24 +111,33 @@ class Translator:
                 for name, value in step.fill.items()
             )
         if isinstance(step, Derive):
-            return frame.with_columns(self.compile(step.expr).alias(step.name))
+            return frame.with_columns(self.compile(step.expr, periods=pop.periods).alias(step.name))
         if isinstance(step, Filter):
-            return frame.filter(self.compile(step.expr))
+            return frame.filter(self.compile(step.expr, periods=pop.periods))
         if isinstance(step, InBucket):
             return frame.filter(pl.col(step.key).hash(seed=0) % step.count == step.index)
         if isinstance(step, InPeriods):
             return _in_periods(frame, step, pop.periods)
         if isinstance(step, InYears):
+            if one := _one_row(pop.periods, ("__year", "__year_start")):
+                return frame.with_columns(one)
             years = inline(pop.periods).select("__year", "__year_start").unique()
             return frame.join(years, how="cross")
         if isinstance(step, MonthIndex):
             return frame.with_columns(_month_index(pl.col(step.date)).alias(MONTH_INDEX))
         if isinstance(step, Covered):
-            return self._covered(frame, step)
+            return self._covered(frame, step, pop)
+        if isinstance(step, KeysWith):
+            there = frame.filter(pl.col(step.column).is_in(list(step.values)))
+            return frame.join(there.select(step.key).unique(), on=step.key, how="semi")
         if isinstance(step, Entities):
             aggs = [self.compile(text).alias(name) for name, text in step.columns]
-            return frame.group_by(step.key, step.by).agg(aggs)
+            return _group_by(frame, [step.key, step.by], aggs, pop.periods)
         if isinstance(step, PeriodDates):
+            if one := _one_row(pop.periods, PERIOD_DATES):
+                by = next(e for e in one if e.meta.output_name() == step.by)
+                rest = [e for e in one if e.meta.output_name() != step.by]
+                return frame.filter(pl.col(step.by) == by).with_columns(rest)
             dates = inline(pop.periods).select(PERIOD_DATES)
             return frame.join(dates, on=step.by)
         raise TypeError(f"unknown step {step!r}")
@@ -172,40 +191,43 @@ class Translator:
             )
         return frame
 
-    def _covered(self, frame: pl.LazyFrame, step: Covered) -> pl.LazyFrame:
+    def _covered(self, frame: pl.LazyFrame, step: Covered, pop: Population) -> pl.LazyFrame:
         rows = self.population(step.facts)
-        flags = (
-            rows.select(pl.col(step.key), pl.col(PERIOD))
-            .unique()
-            .with_columns(pl.lit(True).alias("covered"))
-        )
-        return frame.join(flags, on=[step.key, PERIOD], how="left").with_columns(
-            pl.col("covered").fill_null(False)
-        )
+        one = _single(pop.periods, (PERIOD,))
+        constant = one is not None and one == _single(step.facts.periods, (PERIOD,))
+        on = [step.key] if constant else [step.key, PERIOD]  # one period: no constant key
+        flags = rows.select(on).unique().with_columns(pl.lit(True).alias("covered"))
+        return frame.join(flags, on=on, how="left").with_columns(pl.col("covered").fill_null(False))
 
     # plans
 
     def summed(self, plan: Summed) -> pl.LazyFrame:
         """The parts' sums per period and finest grain: one scan and one group-by."""
         frame = self.population(plan.population)
-        sums = [s for part in plan.parts for s in self._sums(part.name, part.figures, part.mask)]
-        keys = [MONTH_INDEX if plan.monthly else PERIOD, *plan.grains]
-        partial = frame.group_by(keys).agg(sums)
+        periods = plan.population.periods
+        sums = [
+            s
+            for part in plan.parts
+            for s in self._sums(part.name, part.figures, part.mask, periods)
+        ]
         if plan.monthly is None:
-            return partial
+            return _group_by(frame, [PERIOD, *plan.grains], sums, periods)
         names = [str(s.meta.output_name()) for s in sums]
+        partial = frame.group_by(MONTH_INDEX, *plan.grains).agg(sums)
         step = InPeriods(MONTH_INDEX, plan.monthly)
         joined = _join_months(partial, step, plan.population.periods)
         return joined.group_by(PERIOD, *plan.grains).agg(pl.col(names).sum())
 
-    def _sums(self, name: str, figures: Mapping[str, Term], mask: str | None) -> list[pl.Expr]:
-        where = self.compile(mask).fill_null(False) if mask else None
+    def _sums(
+        self, name: str, figures: Mapping[str, Term], mask: str | None, periods: Inline
+    ) -> list[pl.Expr]:
+        where = self.compile(mask, periods=periods).fill_null(False) if mask else None
         sums = []
         for figure, term in {**figures, "__rows": Term("rows")}.items():
             if term.expr is None:
                 summed = where.sum() if where is not None else pl.len()
             else:
-                value = self.compile(term.expr)
+                value = self.compile(term.expr, periods=periods)
                 if term.how == "true":
                     value = value.fill_null(False)
                 elif term.how == "known":
@@ -304,8 +326,51 @@ def _within(frame: pl.LazyFrame, step: KeepDates) -> pl.Expr:
     return pl.any_horizontal(kept) if len(kept) > 1 else kept[0]
 
 
+def _single(table: Inline, names: Sequence[str]) -> tuple[Any, ...] | None:
+    """The one distinct row of a table's `names` columns, if it has one."""
+    rows = {tuple(row[table.names.index(n)] for n in names) for row in table.rows}
+    return next(iter(rows)) if len(rows) == 1 else None
+
+
+def _constants(periods: Inline, names: Iterable[str]) -> dict[str, pl.Expr]:
+    """Those of `names` the periods table has one value of, as literals (one period, year)."""
+    return {n: one[0] for n in names if n in periods.names and (one := _one_row(periods, (n,)))}
+
+
+def _group_by(
+    frame: pl.LazyFrame, keys: Sequence[str], aggs: Sequence[pl.Expr], periods: Inline
+) -> pl.LazyFrame:
+    """`frame.group_by(keys).agg(aggs)`; a key the periods table has one value of (one period
+    or year) is left out of the hashed keys and put back as a constant: a fifth cheaper
+    (old customers by holder, not by holder and year). Other keys must remain: grouped by
+    nothing, an empty frame would still give a row."""
+    constant = _constants(periods, keys)
+    rest = [key for key in keys if key not in constant]
+    if not constant or not rest:
+        return frame.group_by(keys).agg(aggs)
+    names = [pl.col(str(agg.meta.output_name())) for agg in aggs]
+    return (
+        frame.group_by(rest)
+        .agg(aggs)
+        .select(*(constant.get(key, pl.col(key)) for key in keys), *names)
+    )
+
+
+def _one_row(table: Inline, names: Sequence[str]) -> list[pl.Expr]:
+    """The `names` columns of a table with one distinct row as literals, else nothing: a
+    join with one row is a filter and constants, which the streaming engine runs in
+    passing and which reach the scan (a join waits for, and holds, both sides)."""
+    kinds = dict(table.schema)
+    row = _single(table, names)
+    if row is None:
+        return []
+    return [pl.lit(v, dtype=_KINDS[kinds[n]]).alias(n) for n, v in zip(names, row, strict=True)]
+
+
 def _in_periods(frame: pl.LazyFrame, step: InPeriods, periods: Inline) -> pl.LazyFrame:
     if step.date is None:
+        if one := _one_row(periods, periods.names):
+            return frame.with_columns(one)
         return frame.join(inline(periods), how="cross")
     indexed = frame.with_columns(_month_index(pl.col(step.date)).alias(MONTH_INDEX))
     joined = _join_months(indexed, step, periods)
@@ -321,8 +386,16 @@ def _join_months(frame: pl.LazyFrame, step: InPeriods, periods: Inline) -> pl.La
     """Join rows (or monthly sums) indexed by calendar month to the periods whose window
     holds that month, adding the periods' columns (for periods of days, every period whose
     window touches the month)."""
-    table = inline(periods)
     m = pl.col(MONTH_INDEX)
+    if one := _one_row(periods, periods.names):
+        ends = dict(zip(periods.names, periods.rows[0], strict=True))
+        kept = m <= ends["__pm"]
+        if step.window == "month" and not step.by_day:
+            kept = m == ends["__pm"]
+        elif step.window != "asof":
+            kept = kept & (m >= ends[f"__lo_{step.window}"])
+        return frame.filter(kept).with_columns(one).drop(MONTH_INDEX)
+    table = inline(periods)
     if step.window == "month" and not step.by_day:
         joined = frame.join(table, left_on=MONTH_INDEX, right_on="__pm", how="inner")
         joined = joined.with_columns(m.alias("__pm"))

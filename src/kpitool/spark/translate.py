@@ -31,6 +31,7 @@ from kpitool.plan.steps import (
     InYears,
     JoinTable,
     KeepDates,
+    KeysWith,
     Listing,
     MonthIndex,
     Part,
@@ -149,6 +150,9 @@ class Translator:
             return frame.withColumn(MONTH_INDEX, _month_index(F.col(step.date)))
         if isinstance(step, Covered):
             return self._covered(frame, step)
+        if isinstance(step, KeysWith):
+            there = frame.filter(F.col(step.column).isin(list(step.values)))
+            return frame.join(there.select(step.key).distinct(), on=step.key, how="left_semi")
         if isinstance(step, Entities):
             aggs = [self.compile(text).alias(name) for name, text in step.columns]
             return frame.groupBy(step.key, step.by).agg(*aggs)
