@@ -141,3 +141,34 @@ def test_bundled_sample_data_and_raw_exports_are_clean(cli) -> None:
     report = json.loads(raw.stdout)
     rows = {d["dataset"]: d["rows"] for d in report["datasets"]}
     assert raw.exit_code == 0 and rows["claims"] > 0 and rows["branches"] == 8
+
+
+@pytest.mark.parametrize("merged_above", [0, 1_000_000], ids=["merged", "anti-join"])
+def test_unknown_references_and_duplicate_keys_of_referenced_data_either_way(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, merged_above: int
+) -> None:
+    """A provincial set's 30 M policy ids are checked by merging sorted hashes, a city's few
+    counters by an anti-join: both find the same rows (and a repeated counter_id)."""
+    monkeypatch.setattr("kpitool.data.keys.MERGED_ABOVE", merged_above)
+    visit = "{t},{c},{b},2015-03-02 09:00:00,2015-03-02 09:10:00,2015-03-02 09:15:00,5\n"
+    rows = [
+        visit.format(t="T1", c="C1", b="B1"),
+        visit.format(t="T2", c="C9", b="B1"),
+        visit.format(t="T3", c="C1", b="B7"),
+        visit.format(t="T4", c="C9", b="B1"),
+        visit.format(t="T5", c="C2", b="B1"),
+        visit.format(t="T6", c="C0", b="B2"),
+    ]
+    folder = _visits(tmp_path, *rows)
+    counter = {"counter_id": "C1", "branch_id": "B1", "counter_name": "一号柜面"}
+    write_dataset(tmp_path, "counters", [counter, {**counter, "counter_id": "C2"}] * 2)
+    code, problems = _problems(cli, folder)
+    assert code == 2
+    assert sorted((p["dataset"], p["kind"], p["column"], p["row"]) for p in problems) == [
+        ("counter_visits", "unknown_reference", "branch_id", 3),
+        ("counter_visits", "unknown_reference", "counter_id", 2),
+        ("counter_visits", "unknown_reference", "counter_id", 4),
+        ("counter_visits", "unknown_reference", "counter_id", 6),
+        ("counters", "duplicate_key", "counter_id", 3),
+        ("counters", "duplicate_key", "counter_id", 4),
+    ]

@@ -14,7 +14,14 @@ from kpitool.data.readers import ROW
 from kpitool.data.schema import DATASETS, Dataset
 from kpitool.errors import quoted
 
-__all__ = ["KnownKeys", "duplicate_rows", "keys_and_references", "unknown_rows"]
+__all__ = [
+    "MERGED_ABOVE",
+    "REFERENCED",
+    "KnownKeys",
+    "duplicate_rows",
+    "keys_and_references",
+    "unknown_rows",
+]
 
 _SEED = 20150301
 """Key hashes are only compared within one run: any fixed seed will do."""
@@ -40,17 +47,12 @@ def _indexed(source: DataSource, spec: Dataset, frame: pl.LazyFrame) -> pl.LazyF
 
 
 def duplicate_rows(
-    source: DataSource, spec: Dataset, frame: pl.LazyFrame, limit: int
+    source: DataSource, spec: Dataset, frame: pl.LazyFrame, limit: int, hashes: pl.LazyFrame
 ) -> pl.DataFrame:
-    """The first rows (in file order) whose key an earlier row already has."""
+    """The first rows (in file order) whose key an earlier row already has; `hashes`: the
+    key hashes of `frame`'s rows, sorted."""
     # sorted, a repeated hash is its neighbour's: 2.5x faster than counting in a hash table
-    twice = (
-        frame.select(_hashed(spec.key))
-        .sort("__h")
-        .filter(pl.col("__h") == pl.col("__h").shift(1))
-        .unique()
-        .collect()
-    )
+    twice = hashes.filter(pl.col("__h") == pl.col("__h").shift(1)).unique().collect()
     if not twice.height:
         return pl.DataFrame()
     indexed = _indexed(source, spec, frame)
@@ -63,21 +65,52 @@ def duplicate_rows(
     )
 
 
+REFERENCED = frozenset(c.references for d in DATASETS.values() for c in d.columns if c.references)
+"""The datasets whose keys others refer to (by one column: `KnownKeys.of` hashes it)."""
+
+MERGED_ABOVE = 1_000_000
+"""Above this many keys a reference is checked by merging sorted hashes (an as-of join),
+not by a hash anti-join: provincial renewals against 30 M policy ids, 0.8 s instead of 2.4 s.
+Below it the anti-join of the distinct ids (few: branches, counters, agents) is cheaper."""
+
+
 class KnownKeys:
-    """Each referenced dataset's key hashes, read once per check: four datasets refer to
-    the 30 M policy ids of a provincial set (240 MB of hashes, kept for the check's run)."""
+    """Each referenced dataset's key hashes, sorted, read once per check: four datasets refer
+    to the 30 M policy ids of a provincial set (240 MB of hashes, kept for the check's run)."""
 
     def __init__(self, source: DataSource) -> None:
         self.source = source
         self._known: dict[str, pl.DataFrame] = {}
 
     def of(self, target: str) -> pl.DataFrame:
-        """The hashes of `target`'s keys (every row, valid or not)."""
+        """The hashes of `target`'s keys (every row, valid or not), sorted."""
         if target not in self._known:
             key = DATASETS[target].key[0]
             scan = self.source.scan(target, keep_invalid=True).select(_hashed([key]))
-            self._known[target] = scan.collect(engine="streaming")
+            self._known[target] = scan.collect(engine="streaming").sort("__h")
         return self._known[target]
+
+    def sorted_hashes(self, spec: Dataset, frame: pl.LazyFrame) -> pl.LazyFrame:
+        """The key hashes of `frame` (dataset `spec`'s rows), sorted: a referenced dataset's
+        are those its references are checked against, computed once."""
+        if spec.name in REFERENCED and len(spec.key) == 1:
+            return self.of(spec.name).lazy()
+        return frame.select(_hashed(spec.key)).sort("__h")
+
+
+def _missing(held: pl.LazyFrame, known: pl.DataFrame) -> pl.LazyFrame:
+    """The distinct hashes of `held` that are not in `known` (sorted)."""
+    if known.height <= MERGED_ABOVE:
+        return held.unique().join(known.lazy(), on="__h", how="anti")
+    # each held hash meets the greatest known one not above it: unknown unless equal
+    nearest = known.lazy().with_columns(pl.col("__h").alias("__k"))
+    return (
+        held.sort("__h")
+        .join_asof(nearest, on="__h", strategy="backward", check_sortedness=False)
+        .filter(pl.col("__k").is_null() | (pl.col("__k") != pl.col("__h")))
+        .select("__h")
+        .unique()
+    )
 
 
 def unknown_rows(
@@ -85,8 +118,8 @@ def unknown_rows(
 ) -> pl.DataFrame:
     """The first rows whose `column` is not a key of `target`."""
     source = known.source
-    held = frame.filter(pl.col(column).is_not_null()).select(_hashed([column])).unique()
-    missing = held.join(known.of(target).lazy(), on="__h", how="anti").collect(engine="streaming")
+    held = frame.filter(pl.col(column).is_not_null()).select(_hashed([column]))
+    missing = _missing(held, known.of(target)).collect(engine="streaming")
     if not missing.height:
         return pl.DataFrame()
     indexed = _indexed(source, spec, frame)
@@ -112,7 +145,8 @@ def keys_and_references(
         report.problems.append(Problem(severity, spec.name, where, row, column, kind, message))
 
     if spec.key:
-        for row in duplicate_rows(source, spec, frame, limit).iter_rows(named=True):
+        hashes = known.sorted_hashes(spec, frame)
+        for row in duplicate_rows(source, spec, frame, limit, hashes).iter_rows(named=True):
             shown = ", ".join(f"{k}={row[k]}" for k in spec.key)
             add("error", row[ROW], spec.key[0], "duplicate_key", f"duplicate key {shown}")
     for column in spec.columns:
