@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kpitool import LeftOut, left_out
+from kpitool.api import use_cache
 
 from builders import DEFAULT_BRANCHES, write_dataset
 
@@ -105,6 +106,27 @@ def test_the_library_says_how_many_rows_of_which_file(tmp_path: Path) -> None:
         LeftOut("counter_visits", str(data / "counter_visits.csv"), 1),
     ]
     assert left_out(_data(tmp_path / "clean", broken=False), rule_ids=rules) == []
+
+
+def test_a_data_check_counts_them_as_left_out_would(cli, tmp_path: Path) -> None:
+    """`data check` counts each file's rows left out as it goes (a report checks first and
+    reuses the count): a row wrong twice is one row, a row merely in the future none."""
+    data = _data(tmp_path)
+    visit = "T{n},C1,B1,2015-03-02 09:{a}:00,2015-03-02 09:10:00,2016-03-02 09:40:00,{s}\n"
+    extra = [visit.format(n=3, a=30, s=9), visit.format(n=4, a="05", s=9)]
+    future = "T5,C1,B1,2015-03-02 09:00:00,2015-03-02 09:10:00,2099-03-02 09:15:00,5\n"
+    with (data / "counter_visits.csv").open("a", encoding="utf-8") as out:
+        out.write("".join(extra) + future)
+    rules = ["counter.queue_time_avg", "claims.closed_within_5d_rate"]
+    # T2 called before it arrived; T3 that and satisfaction 9; T4 satisfaction 9; c2 NaN
+    wanted = [
+        LeftOut("claims", str(data / "claims.parquet"), 1),
+        LeftOut("counter_visits", str(data / "counter_visits.csv"), 3),
+    ]
+    assert cli("data", "check", "--data", str(data)).exit_code == 2
+    assert left_out(data, rule_ids=rules) == wanted
+    use_cache(False)
+    assert left_out(data, rule_ids=rules) == wanted
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -20,12 +20,19 @@ from typing import Any
 import polars as pl
 
 from kpitool import cache
+from kpitool.data import excluded
 from kpitool.data.catalogue import DataSource
 from kpitool.data.keys import KnownKeys, keys_and_references
 from kpitool.data.problems import CheckReport, DatasetSummary, Problem
 from kpitool.data.readers import ROW, is_parquet, overlong, parse_column, ragged_row
 from kpitool.data.schema import DATASETS, LOCAL_TIME_ZONE, Dataset
-from kpitool.data.validity import FUTURE_DAYS, LARGEST_AMOUNT, local_time, value_checks
+from kpitool.data.validity import (
+    EXCLUDED,
+    FUTURE_DAYS,
+    LARGEST_AMOUNT,
+    local_time,
+    value_checks,
+)
 from kpitool.errors import DataError, quoted
 
 __all__ = ["CheckReport", "DatasetSummary", "Problem", "check_data"]
@@ -64,6 +71,12 @@ def _row_checks(
     for (kind, name), mask in value_checks(spec, parsed).items():
         checks[(kind, name)] = (mask, parsed[name].cast(pl.String))
     return checks
+
+
+def _left_out(checks: dict[tuple[str, str], tuple[pl.Expr, pl.Expr]]) -> pl.Expr:
+    """Rows evaluation leaves out (`kpitool.data.validity.EXCLUDED`), as `left_out` counts."""
+    masks = [mask.fill_null(False) for (kind, _), (mask, _) in checks.items() if kind in EXCLUDED]
+    return pl.any_horizontal(masks) if masks else pl.lit(False)
 
 
 def _zoned(spec: Dataset, raw: pl.LazyFrame, where: str) -> list[Problem]:
@@ -133,6 +146,7 @@ def _check_file(source: DataSource, spec: Dataset, path: Path, report: CheckRepo
     try:
         counts = counted.select(
             pl.len().alias("__rows"),
+            _left_out(checks).sum().alias("__left_out"),
             *(
                 mask.fill_null(False).sum().alias(f"{k}|{c}")
                 for (k, c), (mask, _) in checks.items()
@@ -148,6 +162,7 @@ def _check_file(source: DataSource, spec: Dataset, path: Path, report: CheckRepo
             Problem("error", spec.name, where, row, None, "extra_fields", message)
         )
         return 0
+    excluded.remember(source, spec.name, path, int(counts["__left_out"][0]))
     for (kind, column), (mask, value) in checks.items():
         n = counts[f"{kind}|{column}"][0]
         if not n:

@@ -17,7 +17,7 @@ from kpitool.data.catalogue import DataSource
 from kpitool.data.schema import dataset
 from kpitool.data.validity import invalid_rows
 
-__all__ = ["LeftOut", "left_out", "notes", "per_dataset"]
+__all__ = ["LeftOut", "left_out", "notes", "per_dataset", "remember"]
 
 
 @dataclass(frozen=True)
@@ -37,18 +37,29 @@ def _count(source: DataSource, name: str, path: Path) -> int:
     return int(typed.select(invalid.sum()).collect().item())
 
 
+def _key(source: DataSource, name: str, path: Path) -> str:
+    state = (name, str(path), cache.fingerprint(path), source.spec(name), dataset(name))
+    return cache.make_key("left-out", *state)
+
+
+def remember(source: DataSource, name: str, path: Path, rows: int) -> None:
+    """Keep a file's count found elsewhere (`data check` reads the same columns) for
+    `left_out`, so a report that checks its data does not count again."""
+    store = cache.store()
+    if store is not None:
+        store.put("left-out", _key(source, name, path), str(rows).encode())
+
+
 def _count_cached(source: DataSource, name: str, path: Path) -> int:
     """`_count`, remembered by the file's content hash and catalogue entry."""
     store = cache.store()
     if store is None:
         return _count(source, name, path)
-    state = (name, str(path), cache.fingerprint(path), source.spec(name), dataset(name))
-    key = cache.make_key("left-out", *state)
-    found = store.get("left-out", key)
+    found = store.get("left-out", _key(source, name, path))
     if found is not None:
         return int(found)
     rows = _count(source, name, path)
-    store.put("left-out", key, str(rows).encode())
+    remember(source, name, path, rows)
     return rows
 
 

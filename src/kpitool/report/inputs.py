@@ -8,8 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from kpitool.data.catalogue import DataSource
-from kpitool.data.check import check_data
+from kpitool.data.check import CheckReport, check_data
 from kpitool.data.excluded import LeftOut, left_out, per_dataset
 from kpitool.data.privacy import mask_frame
 from kpitool.data.schema import DATASETS
@@ -33,9 +32,8 @@ AS_OF_DATASETS = ("counter_visits", "claims")
 arrival, report) up to the month's end."""
 
 
-def _quality(source: DataSource, found: list[LeftOut], lang: Lang) -> list[str]:
+def _quality(report: CheckReport, found: list[LeftOut], lang: Lang) -> list[str]:
     """The data check's errors per dataset, the rows the figures leave out, what is missing."""
-    report = check_data(source)
     L = LABELS[lang]
     lines = [
         L["dq_errors"].format(dataset=d.dataset, errors=d.errors)
@@ -82,8 +80,9 @@ def report_facts(
         names = [name for name in DATASETS if engine.columns(name) is not None]
         inputs = [{"dataset": name, "path": engine.where(name)} for name in names]
         return Facts(table, _as_of(fresh, month), [LABELS[lang]["dq_spark"]], inputs)
+    checked = check_data(local)  # first: it counts the rows left out as it goes
     found = left_out(local, {name for rule in ruleset for name in datasets_of(rule)})
-    quality = _quality(local, found, lang)
+    quality = _quality(checked, found, lang)
     return Facts(table, _as_of(fresh, month), quality, hash_inputs(local), found)
 
 
