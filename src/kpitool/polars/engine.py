@@ -14,9 +14,11 @@ from typing import Any
 import polars as pl
 
 from kpitool.data.catalogue import DataSource
+from kpitool.log import logger
 from kpitool.plan.engine import translated
-from kpitool.plan.steps import Listing, Plan
+from kpitool.plan.steps import Listing, Plan, Summed
 from kpitool.plan.workdays import workday_index
+from kpitool.polars.entities import MIXED
 from kpitool.polars.query import run_query
 from kpitool.polars.streaming import collect, diagnose
 from kpitool.polars.translate import Translator
@@ -78,11 +80,28 @@ class PolarsEngine:
         return translated(plan, self.translator)
 
     def collect(self, plans: Sequence[Plan]) -> list[pl.DataFrame]:
-        lazy = [self.lazy(plan) for plan in plans]
+        """The plans' frames; summed entities grouped by their keys' hashes, and a plan
+        whose hashes joined two keys (`entities.MIXED`) run again on the keys."""
+        lazy = [self._hashed(plan) for plan in plans]
         datasets = [set(p.population.datasets) for p in plans]
         # lists are small: those over the same rows are built together; measures one by one
         shared = [p.population if isinstance(p, Listing) else None for p in plans]
-        return collect(lazy, self.source, datasets, shared)
+        frames = collect(lazy, self.source, datasets, shared)
+        return [self._exact(plan, frame) for plan, frame in zip(plans, frames, strict=True)]
+
+    def _hashed(self, plan: Plan) -> pl.LazyFrame:
+        if isinstance(plan, Summed):
+            return self.translator.summed(plan, hash_keys=True)
+        return self.lazy(plan)
+
+    def _exact(self, plan: Plan, frame: pl.DataFrame) -> pl.DataFrame:
+        if MIXED not in frame.columns:
+            return frame
+        if not frame[MIXED].sum():
+            return frame.drop(MIXED)
+        names = ", ".join(part.name for part in plan.parts) if isinstance(plan, Summed) else ""
+        logger.info("%s: two keys share a hash; grouped again by the keys", names)
+        return collect([self.lazy(plan)], self.source, [set(plan.population.datasets)], [None])[0]
 
     def latest(
         self, dataset: str, columns: Sequence[str], untils: Sequence[dt.date]

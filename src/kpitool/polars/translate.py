@@ -37,6 +37,7 @@ from kpitool.plan.steps import (
     Summed,
     Term,
 )
+from kpitool.polars.entities import KEY_CHECK, MIXED, checked, hashable_key, hashed
 from kpitool.polars.expressions import WORKDAY_INDEX, to_polars
 
 __all__ = ["Translator"]
@@ -81,7 +82,9 @@ class Translator:
             self.scans[name] = self.source.scan(name)
         return self.scans[name]
 
-    def population(self, pop: Population) -> pl.LazyFrame:
+    def population(self, pop: Population, hashed_key: str | None = None) -> pl.LazyFrame:
+        """The population's rows; with `hashed_key` (`entities.hashable_key`), entities are
+        grouped by its hash and carry `entities.MIXED`."""
         frame: pl.LazyFrame | None = None
         base: pl.LazyFrame | None = None
         for step in pop.steps:
@@ -91,12 +94,17 @@ class Translator:
             assert frame is not None
             if isinstance(step, ApplyLookup) and base is None:
                 base = frame
-            frame = self._step(frame, step, pop, base)
+            frame = self._step(frame, step, pop, base, hashed_key)
         assert frame is not None
         return frame
 
     def _step(
-        self, frame: pl.LazyFrame, step: Step, pop: Population, base: pl.LazyFrame | None
+        self,
+        frame: pl.LazyFrame,
+        step: Step,
+        pop: Population,
+        base: pl.LazyFrame | None,
+        hashed_key: str | None = None,
     ) -> pl.LazyFrame:
         if isinstance(step, KeepDates):
             return frame.filter(_within(frame, step))
@@ -126,12 +134,14 @@ class Translator:
         if isinstance(step, MonthIndex):
             return frame.with_columns(_month_index(pl.col(step.date)).alias(MONTH_INDEX))
         if isinstance(step, Covered):
-            return self._covered(frame, step, pop)
+            return self._covered(frame, step, pop, hashed_key)
         if isinstance(step, KeysWith):
             there = frame.filter(pl.col(step.column).is_in(list(step.values)))
             return frame.join(there.select(step.key).unique(), on=step.key, how="semi")
         if isinstance(step, Entities):
             aggs = [self.compile(text).alias(name) for name, text in step.columns]
+            if hashed_key is not None:
+                frame, aggs = hashed(frame, hashed_key), [*aggs, *checked()]
             return _group_by(frame, [step.key, step.by], aggs, pop.periods)
         if isinstance(step, PeriodDates):
             if one := _one_row(pop.periods, PERIOD_DATES):
@@ -191,25 +201,35 @@ class Translator:
             )
         return frame
 
-    def _covered(self, frame: pl.LazyFrame, step: Covered, pop: Population) -> pl.LazyFrame:
+    def _covered(
+        self, frame: pl.LazyFrame, step: Covered, pop: Population, hashed_key: str | None
+    ) -> pl.LazyFrame:
         rows = self.population(step.facts)
+        keys = [step.key]
+        if hashed_key is not None:
+            rows, keys = hashed(rows, hashed_key), [step.key, KEY_CHECK]
         one = _single(pop.periods, (PERIOD,))
         constant = one is not None and one == _single(step.facts.periods, (PERIOD,))
-        on = [step.key] if constant else [step.key, PERIOD]  # one period: no constant key
+        on = keys if constant else [*keys, PERIOD]  # one period: no constant key
         flags = rows.select(on).unique().with_columns(pl.lit(True).alias("covered"))
         return frame.join(flags, on=on, how="left").with_columns(pl.col("covered").fill_null(False))
 
     # plans
 
-    def summed(self, plan: Summed) -> pl.LazyFrame:
-        """The parts' sums per period and finest grain: one scan and one group-by."""
-        frame = self.population(plan.population)
+    def summed(self, plan: Summed, hash_keys: bool = False) -> pl.LazyFrame:
+        """The parts' sums per period and finest grain: one scan and one group-by; with
+        `hash_keys`, entities by their key's hash where they can be (`entities`), and the
+        sums' `entities.MIXED` says whether that was exact."""
+        key = hashable_key(plan.population) if hash_keys else None
+        frame = self.population(plan.population, key)
         periods = plan.population.periods
         sums = [
             s
             for part in plan.parts
             for s in self._sums(part.name, part.figures, part.mask, periods)
         ]
+        if key is not None:
+            sums.append(pl.col(MIXED).sum())
         if plan.monthly is None:
             return _group_by(frame, [PERIOD, *plan.grains], sums, periods)
         names = [str(s.meta.output_name()) for s in sums]
