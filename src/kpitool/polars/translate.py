@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import polars as pl
 
 from kpitool.data.catalogue import DataSource
 from kpitool.plan.analysis import parsed
-from kpitool.plan.population import PARAM_COLUMNS, PERIOD_DATES, WINDOW_START
+from kpitool.plan.population import PARAM_COLUMNS, PERIOD_DATES
 from kpitool.plan.steps import (
     BRANCH_ROWS,
     MONTH_INDEX,
@@ -39,18 +38,22 @@ from kpitool.plan.steps import (
 )
 from kpitool.polars.entities import KEY_CHECK, MIXED, checked, hashable_key, hashed
 from kpitool.polars.expressions import WORKDAY_INDEX, to_polars
+from kpitool.polars.periods import (
+    KINDS,
+    constants,
+    group_by,
+    in_periods,
+    inline,
+    join_months,
+    month_index,
+    one_row,
+    single,
+    within,
+)
 
 __all__ = ["Translator"]
 
 _PARAMS: dict[str, pl.Expr] = {name: pl.col(c) for name, c in PARAM_COLUMNS.items()}
-_KINDS: dict[str, pl.DataType] = {"str": pl.String(), "int": pl.Int32(), "date": pl.Date()}
-
-
-def inline(table: Inline) -> pl.LazyFrame:
-    """A plan's small table as a Polars frame."""
-    columns = {name: table.column(name) for name in table.names}
-    schema = {name: _KINDS[kind] for name, kind in table.schema}
-    return pl.LazyFrame(columns, schema=schema)
 
 
 class Translator:
@@ -69,7 +72,7 @@ class Translator:
         the scan: `issued_at < :year_start` skips the year's row groups)."""
         params: dict[str, Any] = dict(_PARAMS)
         if periods is not None:
-            constant = _constants(periods, PARAM_COLUMNS.values())
+            constant = constants(periods, PARAM_COLUMNS.values())
             for name, column in PARAM_COLUMNS.items():
                 if column in constant:
                     params[name] = constant[column].meta.undo_aliases()
@@ -107,7 +110,7 @@ class Translator:
         hashed_key: str | None = None,
     ) -> pl.LazyFrame:
         if isinstance(step, KeepDates):
-            return frame.filter(_within(frame, step))
+            return frame.filter(within(frame, step))
         if isinstance(step, ApplyLookup):
             assert base is not None
             return self._lookup(frame, step, base)
@@ -115,7 +118,7 @@ class Translator:
             joined = frame.join(inline(step.table), on=step.on, how="left")
             kinds = dict(step.table.schema)
             return joined.with_columns(
-                pl.col(name).fill_null(pl.lit(value, dtype=_KINDS[kinds[name]]))
+                pl.col(name).fill_null(pl.lit(value, dtype=KINDS[kinds[name]]))
                 for name, value in step.fill.items()
             )
         if isinstance(step, Derive):
@@ -125,14 +128,14 @@ class Translator:
         if isinstance(step, InBucket):
             return frame.filter(pl.col(step.key).hash(seed=0) % step.count == step.index)
         if isinstance(step, InPeriods):
-            return _in_periods(frame, step, pop.periods)
+            return in_periods(frame, step, pop.periods)
         if isinstance(step, InYears):
-            if one := _one_row(pop.periods, ("__year", "__year_start")):
+            if one := one_row(pop.periods, ("__year", "__year_start")):
                 return frame.with_columns(one)
             years = inline(pop.periods).select("__year", "__year_start").unique()
             return frame.join(years, how="cross")
         if isinstance(step, MonthIndex):
-            return frame.with_columns(_month_index(pl.col(step.date)).alias(MONTH_INDEX))
+            return frame.with_columns(month_index(pl.col(step.date)).alias(MONTH_INDEX))
         if isinstance(step, Covered):
             return self._covered(frame, step, pop, hashed_key)
         if isinstance(step, KeysWith):
@@ -142,9 +145,9 @@ class Translator:
             aggs = [self.compile(text).alias(name) for name, text in step.columns]
             if hashed_key is not None:
                 frame, aggs = hashed(frame, hashed_key), [*aggs, *checked()]
-            return _group_by(frame, [step.key, step.by], aggs, pop.periods)
+            return group_by(frame, [step.key, step.by], aggs, pop.periods)
         if isinstance(step, PeriodDates):
-            if one := _one_row(pop.periods, PERIOD_DATES):
+            if one := one_row(pop.periods, PERIOD_DATES):
                 by = next(e for e in one if e.meta.output_name() == step.by)
                 rest = [e for e in one if e.meta.output_name() != step.by]
                 return frame.filter(pl.col(step.by) == by).with_columns(rest)
@@ -208,8 +211,8 @@ class Translator:
         keys = [step.key]
         if hashed_key is not None:
             rows, keys = hashed(rows, hashed_key), [step.key, KEY_CHECK]
-        one = _single(pop.periods, (PERIOD,))
-        constant = one is not None and one == _single(step.facts.periods, (PERIOD,))
+        one = single(pop.periods, (PERIOD,))
+        constant = one is not None and one == single(step.facts.periods, (PERIOD,))
         on = keys if constant else [*keys, PERIOD]  # one period: no constant key
         flags = rows.select(on).unique().with_columns(pl.lit(True).alias("covered"))
         return frame.join(flags, on=on, how="left").with_columns(pl.col("covered").fill_null(False))
@@ -231,11 +234,11 @@ class Translator:
         if key is not None:
             sums.append(pl.col(MIXED).sum())
         if plan.monthly is None:
-            return _group_by(frame, [PERIOD, *plan.grains], sums, periods)
+            return group_by(frame, [PERIOD, *plan.grains], sums, periods)
         names = [str(s.meta.output_name()) for s in sums]
         partial = frame.group_by(MONTH_INDEX, *plan.grains).agg(sums)
         step = InPeriods(MONTH_INDEX, plan.monthly)
-        joined = _join_months(partial, step, plan.population.periods)
+        joined = join_months(partial, step, plan.population.periods)
         return joined.group_by(PERIOD, *plan.grains).agg(pl.col(names).sum())
 
     def _sums(
@@ -326,101 +329,3 @@ class Translator:
                 pl.int_range(pl.len()).over(branch) < plan.per_branch
             )
         return frame if plan.limit is None else frame.limit(plan.limit)
-
-
-def _month_index(day: pl.Expr) -> pl.Expr:
-    return day.dt.year().cast(pl.Int32) * 12 + day.dt.month().cast(pl.Int32) - 1
-
-
-def _within(frame: pl.LazyFrame, step: KeepDates) -> pl.Expr:
-    """Plain bounds on the date column (in its own type: a date or a datetime)."""
-    kind = frame.collect_schema()[step.column]
-    day = pl.col(step.column)
-    kept = [
-        (day < pl.lit(end + dt.timedelta(days=1)).cast(kind))
-        if start is None
-        else (day >= pl.lit(start).cast(kind))
-        & (day < pl.lit(end + dt.timedelta(days=1)).cast(kind))
-        for start, end in step.ranges
-    ]
-    return pl.any_horizontal(kept) if len(kept) > 1 else kept[0]
-
-
-def _single(table: Inline, names: Sequence[str]) -> tuple[Any, ...] | None:
-    """The one distinct row of a table's `names` columns, if it has one."""
-    rows = {tuple(row[table.names.index(n)] for n in names) for row in table.rows}
-    return next(iter(rows)) if len(rows) == 1 else None
-
-
-def _constants(periods: Inline, names: Iterable[str]) -> dict[str, pl.Expr]:
-    """Those of `names` the periods table has one value of, as literals (one period, year)."""
-    return {n: one[0] for n in names if n in periods.names and (one := _one_row(periods, (n,)))}
-
-
-def _group_by(
-    frame: pl.LazyFrame, keys: Sequence[str], aggs: Sequence[pl.Expr], periods: Inline
-) -> pl.LazyFrame:
-    """`frame.group_by(keys).agg(aggs)`; a key the periods table has one value of (one period
-    or year) is left out of the hashed keys and put back as a constant: a fifth cheaper
-    (old customers by holder, not by holder and year). Other keys must remain: grouped by
-    nothing, an empty frame would still give a row."""
-    constant = _constants(periods, keys)
-    rest = [key for key in keys if key not in constant]
-    if not constant or not rest:
-        return frame.group_by(keys).agg(aggs)
-    names = [pl.col(str(agg.meta.output_name())) for agg in aggs]
-    return (
-        frame.group_by(rest)
-        .agg(aggs)
-        .select(*(constant.get(key, pl.col(key)) for key in keys), *names)
-    )
-
-
-def _one_row(table: Inline, names: Sequence[str]) -> list[pl.Expr]:
-    """The `names` columns of a table with one distinct row as literals, else nothing: a
-    join with one row is a filter and constants, which the streaming engine runs in
-    passing and which reach the scan (a join waits for, and holds, both sides)."""
-    kinds = dict(table.schema)
-    row = _single(table, names)
-    if row is None:
-        return []
-    return [pl.lit(v, dtype=_KINDS[kinds[n]]).alias(n) for n, v in zip(names, row, strict=True)]
-
-
-def _in_periods(frame: pl.LazyFrame, step: InPeriods, periods: Inline) -> pl.LazyFrame:
-    if step.date is None:
-        if one := _one_row(periods, periods.names):
-            return frame.with_columns(one)
-        return frame.join(inline(periods), how="cross")
-    indexed = frame.with_columns(_month_index(pl.col(step.date)).alias(MONTH_INDEX))
-    joined = _join_months(indexed, step, periods)
-    if not step.by_day:
-        return joined
-    day = pl.col(step.date).cast(pl.Date)
-    kept = day <= pl.col("__period_end")
-    start = WINDOW_START[step.window]
-    return joined.filter(kept if start is None else kept & (day >= pl.col(start)))
-
-
-def _join_months(frame: pl.LazyFrame, step: InPeriods, periods: Inline) -> pl.LazyFrame:
-    """Join rows (or monthly sums) indexed by calendar month to the periods whose window
-    holds that month, adding the periods' columns (for periods of days, every period whose
-    window touches the month)."""
-    m = pl.col(MONTH_INDEX)
-    if one := _one_row(periods, periods.names):
-        ends = dict(zip(periods.names, periods.rows[0], strict=True))
-        kept = m <= ends["__pm"]
-        if step.window == "month" and not step.by_day:
-            kept = m == ends["__pm"]
-        elif step.window != "asof":
-            kept = kept & (m >= ends[f"__lo_{step.window}"])
-        return frame.filter(kept).with_columns(one).drop(MONTH_INDEX)
-    table = inline(periods)
-    if step.window == "month" and not step.by_day:
-        joined = frame.join(table, left_on=MONTH_INDEX, right_on="__pm", how="inner")
-        joined = joined.with_columns(m.alias("__pm"))
-    elif step.window == "asof":
-        joined = frame.join_where(table, m <= pl.col("__pm"))
-    else:
-        joined = frame.join_where(table, m >= pl.col(f"__lo_{step.window}"), m <= pl.col("__pm"))
-    return joined.drop(MONTH_INDEX)
