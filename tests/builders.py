@@ -59,3 +59,17 @@ def write_dataset(folder: Path, name: str, rows: list[dict[str, Any]]) -> None:
                 data[second][i] if second in row else data[first][i] for i, row in enumerate(rows)
             ]
     pl.DataFrame(data, schema=spec.polars_schema).write_parquet(folder / f"{name}.parquet")
+
+
+def holder_policy(
+    pid: str, branch: str, holder: str, day: str, line: str = "short"
+) -> dict[str, object]:
+    """A policy row of `holder`, issued (and applied for) on `day`: old customers' tests."""
+    return {
+        "policy_id": pid,
+        "branch_id": branch,
+        "policyholder_id": holder,
+        "issued_at": day,
+        "applied_at": day,
+        "product_line": line,
+    }

@@ -13,7 +13,7 @@ from kpitool.plan.periods import parse_period
 from kpitool.plan.steps import BRANCH_ROWS
 from kpitool.rules.loader import load_rules
 
-from builders import write_dataset
+from builders import holder_policy, write_dataset
 
 BRANCHES = [
     {"branch_id": "B1", "branch_name": "一", "level": "city"},
@@ -75,28 +75,17 @@ def test_each_branch_gets_its_first_rows_and_its_count(tmp_path: Path, engine_na
     assert got == [("B1", "p1", 3), ("B1", "p2", 3), ("B2", "q1", 1)]
 
 
-def _old(pid: str, branch: str, holder: str, day: str, line: str = "short") -> dict[str, object]:
-    return {
-        "policy_id": pid,
-        "branch_id": branch,
-        "policyholder_id": holder,
-        "issued_at": day,
-        "applied_at": day,
-        "product_line": line,
-    }
-
-
 OLD_CUSTOMERS = [
-    _old("a1", "B1", "H1", "2014-05-01"),
-    _old("a2", "B2", "H1", "2014-11-01"),  # H1 belongs to B2, buys nothing: listed
-    _old("b1", "B1", "H2", "2013-01-01"),
-    _old("b2", "B1", "H2", "2015-03-01", "long"),  # H2 bought: not listed
-    _old("c1", "B1", "H3", "2014-12-31"),  # H3 in B1: listed
-    _old("d1", "B1", "H4", "2014-02-02"),  # H4 in B1: listed
-    _old("e1", "B1", "H5", "2014-03-03"),  # H5 in B1: listed
-    _old("f1", "B2", "H6", "2014-06-06"),
-    _old("f2", "B2", "H6", "2015-01-20", "long"),  # H6 bought
-    _old("g1", "B3", "H7", "2014-07-07"),  # B3 not asked for
+    holder_policy("a1", "B1", "H1", "2014-05-01"),
+    holder_policy("a2", "B2", "H1", "2014-11-01"),  # H1 belongs to B2, buys nothing: listed
+    holder_policy("b1", "B1", "H2", "2013-01-01"),
+    holder_policy("b2", "B1", "H2", "2015-03-01", "long"),  # H2 bought: not listed
+    holder_policy("c1", "B1", "H3", "2014-12-31"),  # H3 in B1: listed
+    holder_policy("d1", "B1", "H4", "2014-02-02"),  # H4 in B1: listed
+    holder_policy("e1", "B1", "H5", "2014-03-03"),  # H5 in B1: listed
+    holder_policy("f1", "B2", "H6", "2014-06-06"),
+    holder_policy("f2", "B2", "H6", "2015-01-20", "long"),  # H6 bought
+    holder_policy("g1", "B3", "H7", "2014-07-07"),  # B3 not asked for
 ]
 
 

@@ -11,7 +11,7 @@ import pytest
 from kpitool import evaluate
 from kpitool.polars import entities
 
-from builders import write_dataset
+from builders import holder_policy, write_dataset
 
 BRANCHES = [
     {"branch_id": "B1", "branch_name": "一", "level": "city"},
@@ -20,29 +20,18 @@ BRANCHES = [
 ]
 
 
-def _policy(pid: str, branch: str, holder: str, day: str, line: str = "short") -> dict[str, object]:
-    return {
-        "policy_id": pid,
-        "branch_id": branch,
-        "policyholder_id": holder,
-        "issued_at": day,
-        "applied_at": day,
-        "product_line": line,
-    }
-
-
 POLICIES = [
-    _policy("a1", "B1", "H1", "2014-05-01"),
-    _policy("a2", "B2", "H1", "2014-11-01"),  # H1: B2's (its latest), bought nothing
-    _policy("b1", "B1", "H2", "2013-01-01"),
-    _policy("b2", "B1", "H2", "2015-03-01", "long"),  # H2: B1's, bought
-    _policy("c1", "B1", "H3", "2014-12-31"),
-    _policy("d1", "B1", "H4", "2014-02-02"),
-    _policy("e1", "B1", "H5", "2014-03-03"),
-    _policy("f1", "B2", "H6", "2014-06-06"),
-    _policy("f2", "B2", "H6", "2015-01-20", "long"),  # H6: B2's, bought
-    _policy("g1", "B3", "H7", "2014-07-07"),
-    _policy("h1", "B3", "H8", "2015-02-02", "long"),  # H8: new this year, not old
+    holder_policy("a1", "B1", "H1", "2014-05-01"),
+    holder_policy("a2", "B2", "H1", "2014-11-01"),  # H1: B2's (its latest), bought nothing
+    holder_policy("b1", "B1", "H2", "2013-01-01"),
+    holder_policy("b2", "B1", "H2", "2015-03-01", "long"),  # H2: B1's, bought
+    holder_policy("c1", "B1", "H3", "2014-12-31"),
+    holder_policy("d1", "B1", "H4", "2014-02-02"),
+    holder_policy("e1", "B1", "H5", "2014-03-03"),
+    holder_policy("f1", "B2", "H6", "2014-06-06"),
+    holder_policy("f2", "B2", "H6", "2015-01-20", "long"),  # H6: B2's, bought
+    holder_policy("g1", "B3", "H7", "2014-07-07"),
+    holder_policy("h1", "B3", "H8", "2015-02-02", "long"),  # H8: new this year, not old
 ]
 
 # worked out by hand: old customers and those who bought a long policy this year
