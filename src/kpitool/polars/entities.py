@@ -12,11 +12,11 @@ both hashes. Both hashes of two ids agree by chance once in 2^128 pairs.
 
 from __future__ import annotations
 
-import re
-
 import polars as pl
 
+from kpitool.plan.analysis import parsed
 from kpitool.plan.steps import Covered, Derive, Entities, Filter, Population
+from kpitool.rules.expressions import referenced_columns
 
 __all__ = ["CHECK", "KEY", "KEY_CHECK", "MIXED", "checked", "hashable_key", "hashed"]
 
@@ -43,8 +43,7 @@ def hashable_key(pop: Population) -> str | None:
     after = pop.steps[pop.steps.index(step) + 1 :]
     texts = [text for _, text in step.columns]
     texts += [s.expr for s in after if isinstance(s, Filter | Derive)]
-    named = re.compile(rf"\b{re.escape(step.key)}\b", re.IGNORECASE)
-    if any(named.search(text) for text in texts):
+    if any(step.key in referenced_columns(parsed(text)) for text in texts):
         return None
     if any(isinstance(s, Covered) and s.key != step.key for s in after):
         return None
