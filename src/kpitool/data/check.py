@@ -27,9 +27,9 @@ from kpitool.data.problems import CheckReport, DatasetSummary, Problem
 from kpitool.data.readers import ROW, is_parquet, overlong, parse_column, ragged_row
 from kpitool.data.schema import DATASETS, LOCAL_TIME_ZONE, Dataset
 from kpitool.data.validity import (
-    EXCLUDED,
     FUTURE_DAYS,
     LARGEST_AMOUNT,
+    left_out_mask,
     local_time,
     value_checks,
 )
@@ -74,9 +74,9 @@ def _row_checks(
 
 
 def _left_out(checks: dict[tuple[str, str], tuple[pl.Expr, pl.Expr]]) -> pl.Expr:
-    """Rows evaluation leaves out (`kpitool.data.validity.EXCLUDED`), as `left_out` counts."""
-    masks = [mask.fill_null(False) for (kind, _), (mask, _) in checks.items() if kind in EXCLUDED]
-    return pl.any_horizontal(masks) if masks else pl.lit(False)
+    """Rows evaluation leaves out, as `left_out` counts them."""
+    mask = left_out_mask({kind: mask for kind, (mask, _) in checks.items()})
+    return pl.lit(False) if mask is None else mask
 
 
 def _zoned(spec: Dataset, raw: pl.LazyFrame, where: str) -> list[Problem]:

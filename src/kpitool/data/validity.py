@@ -9,6 +9,7 @@ a figure wrong (`EXCLUDED`), so such a row never turns a KPI into a pass.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 import polars as pl
 
@@ -19,6 +20,7 @@ __all__ = [
     "FUTURE_DAYS",
     "LARGEST_AMOUNT",
     "invalid_rows",
+    "left_out_mask",
     "local_time",
     "value_checks",
 ]
@@ -73,11 +75,10 @@ def value_checks(
 def invalid_rows(spec: Dataset) -> pl.Expr | None:
     """Rows of a typed frame that evaluation leaves out (see `EXCLUDED`); None: none can be."""
     parsed = {name: pl.col(name) for name in spec.column_names}
-    masks = [
-        mask.fill_null(False)
-        for (kind, _column), mask in value_checks(spec, parsed).items()
-        if kind in EXCLUDED
-    ]
-    if not masks:
-        return None
-    return pl.any_horizontal(masks)
+    return left_out_mask(value_checks(spec, parsed))
+
+
+def left_out_mask(checks: Mapping[tuple[str, str], pl.Expr]) -> pl.Expr | None:
+    """Rows failing any (kind, column) check of a kind in `EXCLUDED`; None: no such check."""
+    masks = [mask.fill_null(False) for (kind, _), mask in checks.items() if kind in EXCLUDED]
+    return pl.any_horizontal(masks) if masks else None
